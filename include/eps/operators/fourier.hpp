@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+/// @file operators/fourier.hpp
+/// Operators diagonalised by the unitary 2-D DFT F (docs/conventions.md: forward e^{−2πi k·n/N}/√N,
+/// inverse e^{+2πi k·n/N}/√N, N = H·W, per channel): circular convolution (deblurring) and subsampled
+/// Hartley measurements (compressed sensing with a fast real orthogonal transform).
+///
+/// Their coefficients are complex: Vᴴ x = F x is Hermitian-symmetric for real x, and V c = Re(F⁻¹ c),
+/// which is the real-linear adjoint of Vᴴ (so V Vᴴ = I on real images, and Vᴴ is an isometry).
+#pragma once
+
+#include <cmath>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "eps/operators/generators.hpp"
+#include "eps/operators/identity_mask.hpp"
+
+namespace eps {
+namespace detail {
+
+/// Per-channel mean of g over (H, W), repeated over the image: diag(F⁻¹ diag(g) F) since |F_jk|² = 1/N.
+template <ImageTensor T>
+T channel_mean_map(const T& g, const ImageShape& s) {
+  const ImageShape per_channel{s.channels, 1, 1};
+  return block_repeat(scale(block_sum(g, s, s.height, s.width), 1.0 / double(s.height * s.width)), per_channel,
+                      s.height, s.width);
+}
+
+}  // namespace detail
+
+/// Circular convolution y = k ⊛ x of every channel with a kernel whose origin is its centre
+/// ((kh−1)/2, (kw−1)/2): y[i, j] = Σ_{a,b} k[a, b] x[i − a + ca, j − b + cb] (indices mod H, W).
+/// One kernel shared by the batch, or one per sample. By the convolution theorem with the unitary F,
+/// A = F⁻¹ diag(ĥ) F with ĥ = √N F(k padded), so s = |ĥ|, V = F⁻¹, U = F⁻¹ diag(ĥ/|ĥ|).
+/// Singular values below rcond·max(s) are set to 0 exactly (in s and in A), so that frequencies the
+/// kernel annihilates are treated as null space instead of amplifying round-off; the default rcond is
+/// 64 machine epsilons of the tensor's dtype.
+template <FftTensor T>
+class Blur {
+ public:
+  using tensor_type = T;
+  using coef_type = complex_tensor_t<T>;
+
+  /// @param kernels  one kernel, or one per sample of the batch (all of the same size).
+  Blur(const T& like, ImageShape in, std::vector<Kernel> kernels, double rcond = -1) : in_(in) {
+    in.validate("eps::Blur");
+    EPS_CHECK(!kernels.empty(), value_error, "eps::Blur: at least one kernel is required");
+    const index_t H = in.height, W = in.width, C = in.channels, nb = static_cast<index_t>(kernels.size());
+    std::vector<double> pad(static_cast<std::size_t>(nb * C * H * W), 0.0);
+    for (index_t b = 0; b < nb; ++b) {
+      const Kernel& k = kernels[static_cast<std::size_t>(b)];
+      k.validate("eps::Blur");
+      const index_t ci = (k.height - 1) / 2, cj = (k.width - 1) / 2;
+      for (index_t c = 0; c < C; ++c)
+        for (index_t a = 0; a < k.height; ++a)
+          for (index_t bb = 0; bb < k.width; ++bb) {
+            const index_t i = (((a - ci) % H) + H) % H, j = (((bb - cj) % W) + W) % W;
+            pad[static_cast<std::size_t>(((b * C + c) * H + i) * W + j)] += k(a, bb);
+          }
+    }
+    kernels_ = std::move(kernels);
+    coef_type h = scale(fft2(to_complex(from_host(like, pad, nb, in.shape())), in), std::sqrt(double(H * W)));
+    T s = abs(h);
+    if (rcond < 0) rcond = 64 * epsilon(like);
+    EPS_CHECK(std::isfinite(rcond), value_error, "eps::Blur: rcond must be finite, got ", rcond);
+    const double cut = rcond * max_abs(s);
+    std::vector<double> keep = to_host(s);
+    for (double& v : keep) v = v > cut ? 1.0 : 0.0;
+    const T kept = from_host(like, keep, nb, in.shape());
+    h_ = mul(h, kept);
+    s_ = mul(s, kept);
+    const T zero = zero_indicator(s_);
+    phase_ = add(div(h_, add(s_, zero)), zero);  // ĥ/|ĥ|, and 1 where ĥ = 0
+  }
+  Blur(const T& like, ImageShape in, const Kernel& kernel, double rcond = -1)
+      : Blur(like, in, std::vector<Kernel>{kernel}, rcond) {}
+
+  T apply(const T& x) const { return filter(check(x, "apply", "x"), h_); }
+  T apply_adjoint(const T& y) const { return filter(check(y, "apply_adjoint", "y"), conj(h_)); }
+  T apply_gram(const T& x) const { return filter(check(x, "apply_gram", "x"), to_complex(mul(s_, s_))); }
+  Shape in_shape() const { return in_.shape(); }
+  Shape out_shape() const { return in_.shape(); }
+  std::string name() const { return "blur"; }
+  const std::vector<Kernel>& kernels() const { return kernels_; }
+  /// The transfer function ĥ (complex, coefficient layout).
+  const coef_type& transfer() const { return h_; }
+
+  T singular_values() const { return s_; }
+  coef_type apply_vt(const T& x) const { return fft2(to_complex(check(x, "apply_vt", "x")), in_); }
+  T apply_v(const coef_type& c) const { return real(ifft2(c, in_)); }
+  coef_type apply_ut(const T& y) const { return mul(fft2(to_complex(check(y, "apply_ut", "y")), in_), conj(phase_)); }
+  T apply_u(const coef_type& c) const { return real(ifft2(mul(c, phase_), in_)); }
+  T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
+
+ private:
+  T filter(const T& x, const coef_type& f) const { return real(ifft2(mul(fft2(to_complex(x), in_), f), in_)); }
+  const T& check(const T& x, const char* what, const char* name) const {
+    detail::check_operand(x, in_.shape(), batch(s_), what, name);
+    return x;
+  }
+  ImageShape in_;
+  std::vector<Kernel> kernels_;
+  coef_type h_, phase_;
+  T s_;
+};
+
+/// Subsampled Hartley measurements with random signs: A = S H D, with D = diag(±1) (Rademacher signs,
+/// or I), H the unitary 2-D discrete Hartley transform of every channel (H = Re F − Im F, symmetric and
+/// involutory), and S the selection of a frequency set Ω; y has the shape of x with zeros off Ω.
+/// Ω must be symmetric (k ∈ Ω ⇔ −k ∈ Ω mod (H, W)); then S commutes with the Hartley-to-Fourier change
+/// of basis and A = U diag(s) Vᴴ with Vᴴ = F D, s = S, U = H F⁻¹: every factor is one FFT.
+template <FftTensor T>
+class SubsampledHartley {
+ public:
+  using tensor_type = T;
+  using coef_type = complex_tensor_t<T>;
+
+  /// @param selection  host C×H×W values in {0, 1}, symmetric per channel (see symmetric_frequency_mask).
+  /// @param seed       Rademacher signs D drawn from std::mt19937_64(seed); `random_signs = false`: D = I.
+  SubsampledHartley(const T& like, ImageShape in, std::span<const double> selection, bool random_signs = true,
+                    std::uint64_t seed = 0)
+      : in_(in) {
+    in.validate("eps::SubsampledHartley");
+    EPS_CHECK(static_cast<index_t>(selection.size()) == in.numel(), shape_error, "eps::SubsampledHartley: selection has ",
+              selection.size(), " values, expected C*H*W = ", in.numel());
+    const index_t H = in.height, W = in.width;
+    for (index_t c = 0; c < in.channels; ++c)
+      for (index_t i = 0; i < H; ++i)
+        for (index_t j = 0; j < W; ++j) {
+          const double v = selection[static_cast<std::size_t>((c * H + i) * W + j)];
+          const double m = selection[static_cast<std::size_t>((c * H + (H - i) % H) * W + (W - j) % W)];
+          EPS_CHECK(v == 0.0 || v == 1.0, value_error, "eps::SubsampledHartley: selection entries must be 0 or 1, got ", v);
+          EPS_CHECK(v == m, value_error, "eps::SubsampledHartley: the frequency set must be symmetric under k -> -k; (",
+                    i, ",", j, ") and (", (H - i) % H, ",", (W - j) % W, ") of channel ", c, " differ");
+        }
+    std::vector<double> d(static_cast<std::size_t>(in.numel()), 1.0);
+    if (random_signs) {
+      std::mt19937_64 gen(seed);
+      std::bernoulli_distribution coin(0.5);
+      for (double& v : d) v = coin(gen) ? 1.0 : -1.0;
+    }
+    s_ = from_host(like, selection, 1, in.shape());
+    d_ = from_host(like, d, 1, in.shape());
+  }
+
+  T apply(const T& x) const { return mul(hartley(mul(check(x, "apply", "x"), d_)), s_); }
+  T apply_adjoint(const T& y) const { return mul(hartley(mul(check(y, "apply_adjoint", "y"), s_)), d_); }
+  Shape in_shape() const { return in_.shape(); }
+  Shape out_shape() const { return in_.shape(); }
+  std::string name() const { return "subsampled_hartley"; }
+  /// The unitary 2-D Hartley transform H x = Re(F x) − Im(F x) (per channel).
+  T hartley(const T& x) const {
+    const coef_type f = fft2(to_complex(x), in_);
+    return sub(real(f), imag(f));
+  }
+
+  T singular_values() const { return s_; }
+  coef_type apply_vt(const T& x) const { return fft2(to_complex(mul(check(x, "apply_vt", "x"), d_)), in_); }
+  T apply_v(const coef_type& c) const { return mul(real(ifft2(c, in_)), d_); }
+  coef_type apply_ut(const T& y) const { return fft2(to_complex(hartley(check(y, "apply_ut", "y"))), in_); }
+  T apply_u(const coef_type& c) const { return hartley(real(ifft2(c, in_))); }
+  T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
+
+ private:
+  const T& check(const T& x, const char* what, const char* name) const {
+    check_sample(x, in_.shape(), what, name);
+    return x;
+  }
+  ImageShape in_;
+  T s_, d_;
+};
+
+}  // namespace eps

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/// @file reference/dense.hpp
+/// Dense float64 oracles (Eigen) that the tests compare the library against: operators as matrices
+/// built column by column, the pivot in precision form and through Eigen's SVD (MATH.md §2–3, as in
+/// shared/spec/check_math.py), the direct Gaussian posterior score (MATH.md §6) and the pseudo-inverse.
+/// These are deliberately naive: O(d³), no structure, no shared code with the library's fast paths.
+#pragma once
+
+#include <Eigen/Dense>
+#include <Eigen/SVD>
+#include <utility>
+#include <vector>
+
+#include "eps/backend.hpp"
+#include "eps/operators/concepts.hpp"
+
+namespace eps::reference {
+
+using Vec = Eigen::VectorXd;
+using Mat = Eigen::MatrixXd;
+
+/// A batch tensor of any backend as a dense (numel × batch) float64 matrix, one sample per column.
+template <RealTensor T>
+Mat to_matrix(const T& x) {
+  const std::vector<double> h = to_host(x);
+  return Eigen::Map<const Mat>(h.data(), sample_numel(x), batch(x));
+}
+
+/// A dense (numel × batch) matrix as a tensor of `like`'s backend with sample shape `shape`.
+template <RealTensor T>
+real_tensor_t<T> from_matrix(const T& like, const Mat& m, const Shape& shape) {
+  return from_host(like, std::span<const double>(m.data(), static_cast<std::size_t>(m.size())), m.cols(), shape);
+}
+
+/// The matrix of any linear map f from samples of shape `in` (with `like`'s backend), column by column.
+template <RealTensor T, class F>
+Mat dense_of(F f, const T& like, const Shape& in) {
+  const index_t d = numel(in);
+  return to_matrix(f(from_matrix(like, Mat::Identity(d, d), in)));
+}
+
+/// A as a dense m × d matrix: column j is A e_j.
+template <LinearOperator Op>
+Mat to_dense(const Op& A, const typename Op::tensor_type& like) {
+  return dense_of([&](const auto& e) { return A.apply(e); }, like, A.in_shape());
+}
+
+/// Aᵀ as a dense d × m matrix: column i is Aᵀ e_i.
+template <LinearOperator Op>
+Mat to_dense_adjoint(const Op& A, const typename Op::tensor_type& like) {
+  return dense_of([&](const auto& e) { return A.apply_adjoint(e); }, like, A.out_shape());
+}
+
+/// Moore–Penrose pseudo-inverse by Jacobi SVD, singular values below rcond·max treated as 0.
+inline Mat pinv(const Mat& A, double rcond = 1e-12) {
+  Eigen::JacobiSVD<Mat> svd(A, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  const Vec& s = svd.singularValues();
+  const double cut = rcond * (s.size() ? s(0) : 0.0);
+  Vec inv = s;
+  for (Eigen::Index i = 0; i < s.size(); ++i) inv(i) = s(i) > cut ? 1 / s(i) : 0;
+  return svd.matrixV() * inv.asDiagonal() * svd.matrixU().transpose();
+}
+
+/// Pivot and covariance in both spaces.
+struct DensePivot {
+  Vec z;             ///< μ* (x0 space)
+  Mat sigma;         ///< Σ*
+  Vec x_tilde;       ///< α μ*
+  Mat sigma_tilde;   ///< α² Σ*
+};
+
+/// MATH.md §2 precision form: P = α²/σ² I + AᵀA/σ_y², b = α/σ² x_t + Aᵀy/σ_y², z = P⁻¹b, Σ = P⁻¹.
+/// Needs α, σ, σ_y > 0 (the form is singular otherwise).
+inline DensePivot precision_form(const Mat& A, const Vec& x_t, const Vec& y, double a, double s, double sy) {
+  const Eigen::Index d = A.cols();
+  const Mat P = (a * a / (s * s)) * Mat::Identity(d, d) + A.transpose() * A / (sy * sy);
+  const Vec b = (a / (s * s)) * x_t + A.transpose() * y / (sy * sy);
+  const Eigen::LDLT<Mat> f(P);
+  DensePivot r;
+  r.z = f.solve(b);
+  r.sigma = f.solve(Mat::Identity(d, d));
+  r.x_tilde = a * r.z;
+  r.sigma_tilde = a * a * r.sigma;
+  return r;
+}
+
+/// MATH.md §3 through a full SVD of the dense A (check_math.py's pivot_spectral), with the null-space
+/// rule x̃ = x_t, Σ̃ = σ² (needs α > 0 for z and Σ).
+inline DensePivot svd_form(const Mat& A, const Vec& x_t, const Vec& y, double a, double s, double sy) {
+  const Eigen::Index d = A.cols();
+  Eigen::JacobiSVD<Mat> svd(A, Eigen::ComputeFullU | Eigen::ComputeFullV);
+  const Mat& V = svd.matrixV();
+  const Mat& U = svd.matrixU();
+  Vec sv = Vec::Zero(d);
+  sv.head(svd.singularValues().size()) = svd.singularValues();
+  const double cut = 1e-12 * (sv.size() ? sv(0) : 0.0);
+  const Vec xc = V.transpose() * x_t;
+  Vec yc = Vec::Zero(d);
+  const Eigen::Index r = std::min<Eigen::Index>(U.cols(), d);
+  yc.head(r) = (U.transpose() * y).head(r);
+  Vec xt(d), gt(d);
+  for (Eigen::Index i = 0; i < d; ++i) {
+    if (sv(i) > cut) {
+      const double den = a * a * sy * sy + sv(i) * sv(i) * s * s;
+      xt(i) = a * (a * sy * sy * xc(i) + sv(i) * s * s * yc(i)) / den;
+      gt(i) = a * a * s * s * sy * sy / den;
+    } else {
+      xt(i) = xc(i);
+      gt(i) = s * s;
+    }
+  }
+  DensePivot p;
+  p.x_tilde = V * xt;
+  p.sigma_tilde = V * gt.asDiagonal() * V.transpose();
+  p.z = p.x_tilde / a;
+  p.sigma = p.sigma_tilde / (a * a);
+  return p;
+}
+
+/// Gaussian prior N(μ, C), y = A x0 + σ_y n: the posterior N(m_y, C_y) (pseudo-inverse when σ_y = 0).
+inline std::pair<Vec, Mat> gaussian_posterior(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy) {
+  const Mat G = A * C * A.transpose() + sy * sy * Mat::Identity(A.rows(), A.rows());
+  const Mat K = C * A.transpose() * pinv(G, 1e-14);
+  Mat Cy = C - K * A * C;
+  return {mu + K * (y - A * mu), 0.5 * (Cy + Cy.transpose())};
+}
+
+/// The direct posterior score of MATH.md §6: −(α² C_y + σ² I)⁻¹ (x_t − α m_y).
+inline Vec gaussian_posterior_score(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
+                                    double a, double s) {
+  const auto [my, Cy] = gaussian_posterior(mu, C, A, y, sy);
+  const Mat S = a * a * Cy + s * s * Mat::Identity(mu.size(), mu.size());
+  return -S.ldlt().solve(x_t - a * my);
+}
+
+/// Relative error ‖a − b‖ / ‖b‖ (absolute when b = 0).
+template <class A, class B>
+double rel_error(const A& a, const B& b) {
+  const double nb = b.norm();
+  return (a - b).norm() / (nb > 0 ? nb : 1.0);
+}
+
+}  // namespace eps::reference
