@@ -133,6 +133,21 @@ inline Vec gaussian_posterior_score(const Vec& mu, const Mat& C, const Mat& A, c
   return -S.ldlt().solve(x_t - a * my);
 }
 
+/// E[x0 | x_t, y] for a Gaussian prior by stacking both observations, o = [x_t; y] = [αI; A] x0 + noise
+/// with covariance diag(σ² I, σ_y² I) (pseudo-inverse: exact also for σ = 0, σ_y = 0 or α = 0).
+inline Vec gaussian_joint_mean(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
+                               double a, double s) {
+  const Eigen::Index d = mu.size(), m = A.rows();
+  Mat H(d + m, d);
+  H << a * Mat::Identity(d, d), A;
+  Vec o(d + m);
+  o << x_t, y;
+  Vec r(d + m);
+  r << Vec::Constant(d, s * s), Vec::Constant(m, sy * sy);
+  const Mat G = H * C * H.transpose() + Mat(r.asDiagonal());
+  return mu + C * H.transpose() * pinv(G, 1e-14) * (o - H * mu);
+}
+
 /// Relative error ‖a − b‖ / ‖b‖ (absolute when b = 0).
 template <class A, class B>
 double rel_error(const A& a, const B& b) {
