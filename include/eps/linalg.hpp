@@ -17,13 +17,14 @@ namespace eps {
 
 /// Controls of the conjugate-gradient fallback.
 struct CgOptions {
-  /// Stop when ‖r_k‖ ≤ tolerance · max(‖rhs‖, ‖r_0‖) for every sample of the batch.
-  double tolerance = 1e-12;
+  /// Stop when ‖r_k‖ ≤ tolerance · max(‖rhs‖, ‖r_0‖) for every sample of the batch. 0 selects it from
+  /// the dtype: max(1e-12, 64 ε), i.e. 1e-12 in float64 and 7.6e-6 in float32.
+  double tolerance = 0;
   /// Throw convergence_error after this many iterations.
   int max_iterations = 5000;
   void validate(const char* where) const {
-    EPS_CHECK(tolerance > 0 && std::isfinite(tolerance), value_error, where, ": CG tolerance must be > 0, got ",
-              tolerance);
+    EPS_CHECK(tolerance >= 0 && std::isfinite(tolerance), value_error, where,
+              ": CG tolerance must be >= 0 (0: automatic), got ", tolerance);
     EPS_CHECK(max_iterations >= 1, value_error, where, ": CG max_iterations must be >= 1, got ", max_iterations);
   }
 };
@@ -38,6 +39,7 @@ typename Op::tensor_type solve_shifted_gram(const Op& A, const BatchValues& shif
                                             const CgOptions& opt, const char* where = "eps::solve_shifted_gram") {
   using T = typename Op::tensor_type;
   opt.validate(where);
+  const double tol = opt.tolerance > 0 ? opt.tolerance : std::max(1e-12, 64 * epsilon(rhs));
   const auto matvec = [&](const T& v) { return add(scale_batch(v, shift), scale_batch(apply_gram(A, v), gram)); };
   T x = x0;
   T r = sub(rhs, matvec(x));
@@ -49,7 +51,7 @@ typename Op::tensor_type solve_shifted_gram(const Op& A, const BatchValues& shif
     bool all = true;
     for (std::size_t b = 0; b < nb; ++b) {
       EPS_CHECK(std::isfinite(rs[b]), convergence_error, where, ": conjugate gradients produced a non-finite residual for sample ", b);
-      done[b] = std::sqrt(rs[b]) <= opt.tolerance * std::sqrt(ref[b]) || rs[b] == 0;
+      done[b] = std::sqrt(rs[b]) <= tol * std::sqrt(ref[b]) || rs[b] == 0;
       all = all && done[b];
     }
     return all;
@@ -78,7 +80,7 @@ typename Op::tensor_type solve_shifted_gram(const Op& A, const BatchValues& shif
     if (!done[b] && std::sqrt(rs[b] / ref[b]) > std::sqrt(rs[worst] / std::max(ref[worst], 1e-300))) worst = b;
   detail::raise<convergence_error>(where, ": conjugate gradients did not converge for ", A.name(), ": sample ", worst,
                                    " has relative residual ", std::sqrt(rs[worst] / ref[worst]), " after ",
-                                   opt.max_iterations, " iterations (tolerance ", opt.tolerance,
+                                   opt.max_iterations, " iterations (tolerance ", tol,
                                    "); raise CgOptions::max_iterations or loosen CgOptions::tolerance");
 }
 
