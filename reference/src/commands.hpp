@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// The subcommands of the `eps` reference program.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <Eigen/Dense>
+
+#include "eps/reference/dense.hpp"
+
+namespace eps::cli {
+
+/// Thrown by a subcommand's callback to carry its exit code out of CLI11's parse.
+struct CommandResult {
+  int code;
+};
+
+/// The dense matrix of an Eigen-backend operator.
+template <class Op>
+Eigen::MatrixXd to_host_matrix(const Op& A) {
+  return reference::to_dense(A, typename Op::tensor_type{});
+}
+
+void add_demo_command(CLI::App& app);
+
+}  // namespace eps::cli

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// Small utilities of the reference program: atomic file writes, a progress bar, timing.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "eps/error.hpp"
+
+namespace eps::cli {
+
+/// Writes `content` to `path` atomically: a temporary file in the same directory, flushed and
+/// fsync'ed, then renamed over the target, so a reader never sees a partial file and an interrupted
+/// run leaves the previous file intact. Throws eps::io_error with the path and the reason.
+inline void write_file_atomic(const std::filesystem::path& path, const std::string& content) {
+  namespace fs = std::filesystem;
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  EPS_CHECK(!ec, io_error, "cannot create directory '", dir.string(), "': ", ec.message());
+  const fs::path tmp = dir / (path.filename().string() + ".tmp." + std::to_string(::getpid()));
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    EPS_CHECK(f != nullptr, io_error, "cannot open '", tmp.string(), "' for writing");
+    const bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0 &&
+                    ::fsync(::fileno(f)) == 0;
+    const bool closed = std::fclose(f) == 0;
+    if (!ok || !closed) {
+      fs::remove(tmp, ec);
+      detail::raise<io_error>("cannot write '", path.string(), "' (disk full or I/O error)");
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    detail::raise<io_error>("cannot move the temporary file onto '", path.string(), "': ", ec.message());
+  }
+}
+
+/// Reads a whole file; throws eps::io_error naming the path.
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  EPS_CHECK(in.good(), io_error, "cannot open '", path.string(), "' for reading");
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EPS_CHECK(!in.bad(), io_error, "error while reading '", path.string(), "'");
+  return s;
+}
+
+/// Seconds since construction.
+class Stopwatch {
+ public:
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+/// A progress bar on stderr that appears only once a run has lasted more than a second, and only on a
+/// terminal or when forced (EPS_PROGRESS=1); it never writes to stdout.
+class Progress {
+ public:
+  Progress(std::string label, long total) : label_(std::move(label)), total_(total) {
+    const char* env = std::getenv("EPS_PROGRESS");
+    enabled_ = env ? std::string(env) != "0" : ::isatty(2) != 0;
+  }
+  ~Progress() {
+    if (shown_) std::cerr << "\n";
+  }
+  void update(long done) {
+    if (!enabled_ || clock_.seconds() < 1.0) return;
+    const double now = clock_.seconds();
+    if (shown_ && now - last_ < 0.1 && done < total_) return;
+    last_ = now;
+    shown_ = true;
+    const int width = 30;
+    const int filled = total_ > 0 ? static_cast<int>(width * done / total_) : width;
+    const double eta = done > 0 ? now * (total_ - done) / done : 0;
+    std::cerr << "\r" << label_ << " [" << std::string(static_cast<std::size_t>(filled), '#')
+              << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done << "/" << total_ << "  "
+              << static_cast<int>(now) << "s elapsed, ~" << static_cast<int>(eta) << "s left   " << std::flush;
+  }
+
+ private:
+  std::string label_;
+  long total_;
+  bool enabled_ = false, shown_ = false;
+  double last_ = 0;
+  Stopwatch clock_;
+};
+
+}  // namespace eps::cli
