@@ -64,8 +64,8 @@ struct Counted {
   }
 };
 
-inline void check_times(const std::vector<double>& ts, const char* where) {
-  EPS_CHECK(ts.size() >= 2, value_error, where, ": need at least two times (one step), got ", ts.size());
+inline void check_times(const std::vector<double>& ts, const char* where, std::size_t min_size = 2) {
+  EPS_CHECK(ts.size() >= min_size, value_error, where, ": need at least ", min_size, " times, got ", ts.size());
   for (std::size_t i = 0; i + 1 < ts.size(); ++i)
     EPS_CHECK(std::isfinite(ts[i]) && ts[i] > ts[i + 1], value_error, where,
               ": times must be finite and strictly decreasing, got t[", i, "]=", ts[i], ", t[", i + 1, "]=", ts[i + 1]);
@@ -108,7 +108,8 @@ SampleResult<T> edm_sample(D&& denoiser, const S& s, T x, const EdmOptions& o = 
   constexpr const char* where = "eps::edm_sample";
   EPS_CHECK(o.steps >= 1, value_error, where, ": steps must be >= 1, got ", o.steps);
   const std::vector<double> ts = edm_grid(s, o);
-  detail::check_times(ts, where);
+  // The last step always ends at ς = 0 (EDM's σ_N = 0), even where the schedule's own t_min has σ > 0.
+  detail::check_times(std::vector<double>(ts.begin(), ts.end() - 1), where, 1);
   detail::Counted<T, std::remove_reference_t<D>> net{denoiser};
   const int n = static_cast<int>(ts.size()) - 1;
   for (int i = 0; i < n; ++i) {

@@ -245,6 +245,9 @@ double time_from_log_snr(const S& s, double lambda) {
   EPS_CHECK(!std::isnan(lambda), value_error, "eps::time_from_log_snr: lambda is NaN");
   double lo = s.t_min(), hi = s.t_max();
   const double l_lo = log_snr(s, lo), l_hi = log_snr(s, hi);
+  const double slack = 1e-12 * std::max(1.0, std::abs(lambda));  // round-off at the ends is clamped
+  if (lambda > l_lo && lambda <= l_lo + slack) return lo;
+  if (lambda < l_hi && lambda >= l_hi - slack) return hi;
   EPS_CHECK(lambda <= l_lo && lambda >= l_hi, value_error, "eps::time_from_log_snr: log SNR ", lambda,
             " is outside the range [", l_hi, ", ", l_lo, "] of schedule '", s.name(), "'");
   if (lambda == l_lo) return lo;
