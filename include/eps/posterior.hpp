@@ -243,9 +243,15 @@ struct PivotFactory {
   static Pivot<Op> make(const Op& A, const T& y, const NoiseLevels& lv, const CgOptions& cg, T x_tilde,
                         std::optional<R> g_tilde = std::nullopt, BatchValues g_tilde_null = 0.0,
                         std::optional<R> g_star = std::nullopt, BatchValues g_star_null = 0.0) {
-    PosteriorCovariance<Op> ct(PivotKey{}, A, lv, Space::interpolant, cg, x_tilde, std::move(g_tilde),
+    // The covariances keep only dtype/device from `like`: an empty batch, not a copy of x̃.
+    T like = [&] {
+      if constexpr (std::same_as<R, T>) return zeros(x_tilde, 0, A.in_shape());
+      else return x_tilde;
+    }();
+    PosteriorCovariance<Op> ct(PivotKey{}, A, lv, Space::interpolant, cg, like, std::move(g_tilde),
                                std::move(g_tilde_null));
-    PosteriorCovariance<Op> cs(PivotKey{}, A, lv, Space::x0, cg, x_tilde, std::move(g_star), std::move(g_star_null));
+    PosteriorCovariance<Op> cs(PivotKey{}, A, lv, Space::x0, cg, std::move(like), std::move(g_star),
+                               std::move(g_star_null));
     return Pivot<Op>(PivotKey{}, A, y, lv, cg, std::move(x_tilde), std::move(ct), std::move(cs));
   }
 };

@@ -22,45 +22,46 @@ class Dense {
   using coef_type = T;
 
   /// @param rows  m samples of shape `in_shape`: the rows of A.
-  Dense(const T& rows, Shape in_shape) : in_(std::move(in_shape)), rows_(rows) {
-    check_sample(rows_, in_, "eps::Dense", "rows");
-    EPS_CHECK(batch(rows_) >= 1, shape_error, "eps::Dense: A needs at least one row");
-    check_finite(rows_, "eps::Dense", "A");
-    auto f = svd_rows(rows_);
+  Dense(const T& rows, Shape in_shape) : in_(std::move(in_shape)) {
+    check_sample(rows, in_, "eps::Dense", "rows");
+    EPS_CHECK(batch(rows) >= 1, shape_error, "eps::Dense: A needs at least one row");
+    check_finite(rows, "eps::Dense", "A");
+    auto f = svd_rows(rows);
+    const T v2 = mul(f.v, f.v);
+    leverage_ = combine(v2, detail::ones(rows, 1, Shape{batch(f.v)}), in_);
+    rows_ = rows;
     u_ = std::move(f.u);
     v_ = std::move(f.v);
     s_ = std::move(f.s);
-    v2_ = mul(v_, v_);
-    const index_t r = batch(v_);
-    leverage_ = combine(v2_, detail::ones(rows_, 1, Shape{r}), in_);
+    v2_ = v2;
   }
   /// From a host row-major m × d matrix; `like` gives the dtype/device.
   Dense(const T& like, std::span<const double> a, index_t m, Shape in_shape)
       : Dense(from_host(like, a, m, in_shape), in_shape) {}
 
-  T apply(const T& x) const { return inner_products(rows_, check(x, "apply", "x")); }
+  T apply(const T& x) const { return inner_products((*rows_), check(x, "apply", "x")); }
   T apply_adjoint(const T& y) const {
     check_sample(y, out_shape(), "eps::Dense::apply_adjoint", "y");
-    return combine(rows_, y, in_);
+    return combine((*rows_), y, in_);
   }
   const Shape& in_shape() const { return in_; }
-  Shape out_shape() const { return {batch(rows_)}; }
+  Shape out_shape() const { return {batch((*rows_))}; }
   std::string name() const { return "dense"; }
   /// The rows of A (m samples of shape in_shape).
-  const T& rows() const { return rows_; }
+  const T& rows() const { return (*rows_); }
 
-  T singular_values() const { return s_; }
-  bool is_thin() const { return batch(v_) < numel(in_); }
-  T apply_vt(const T& x) const { return inner_products(v_, check(x, "apply_vt", "x")); }
-  T apply_v(const T& c) const { return combine(v_, c, in_); }
+  T singular_values() const { return (*s_); }
+  bool is_thin() const { return batch((*v_)) < numel(in_); }
+  T apply_vt(const T& x) const { return inner_products((*v_), check(x, "apply_vt", "x")); }
+  T apply_v(const T& c) const { return combine((*v_), c, in_); }
   T apply_ut(const T& y) const {
     check_sample(y, out_shape(), "eps::Dense::apply_ut", "y");
-    return inner_products(u_, y);
+    return inner_products((*u_), y);
   }
-  T apply_u(const T& c) const { return combine(u_, c, out_shape()); }
+  T apply_u(const T& c) const { return combine((*u_), c, out_shape()); }
   /// diag(V diag(g) Vᵀ + g_null (I − V Vᵀ)) = (V∘V) g + g_null (1 − rowsum(V∘V)).
   T spectral_diagonal(const T& g, const T& g_null) const {
-    return add(combine(v2_, g, in_), mul(add_scalar(scale(leverage_, -1.0), 1.0), g_null));
+    return add(combine((*v2_), g, in_), mul(add_scalar(scale((*leverage_), -1.0), 1.0), g_null));
   }
 
  private:
@@ -69,7 +70,7 @@ class Dense {
     return x;
   }
   Shape in_;
-  T rows_, u_, v_, s_, v2_, leverage_;
+  detail::Shared<T> rows_, u_, v_, s_, v2_, leverage_;
 };
 
 /// The composition A = A2 ∘ A1 (A1 applied first). Only apply and adjoint: derived algorithms solve with

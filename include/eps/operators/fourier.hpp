@@ -69,41 +69,43 @@ class Blur {
     std::vector<double> keep = to_host(s);
     for (double& v : keep) v = v > cut ? 1.0 : 0.0;
     const T kept = from_host(like, keep, nb, in.shape());
-    h_ = mul(h, kept);
-    s_ = mul(s, kept);
-    const T zero = zero_indicator(s_);
-    phase_ = add(div(h_, add(s_, zero)), zero);  // ĥ/|ĥ|, and 1 where ĥ = 0
+    const coef_type hk = mul(h, kept);
+    const T sk = mul(s, kept);
+    const T zero = zero_indicator(sk);
+    phase_ = add(div(hk, add(sk, zero)), zero);  // ĥ/|ĥ|, and 1 where ĥ = 0
+    h_ = hk;
+    s_ = sk;
   }
   Blur(const T& like, ImageShape in, const Kernel& kernel, double rcond = -1)
       : Blur(like, in, std::vector<Kernel>{kernel}, rcond) {}
 
-  T apply(const T& x) const { return filter(check(x, "apply", "x"), h_); }
-  T apply_adjoint(const T& y) const { return filter(check(y, "apply_adjoint", "y"), conj(h_)); }
-  T apply_gram(const T& x) const { return filter(check(x, "apply_gram", "x"), to_complex(mul(s_, s_))); }
+  T apply(const T& x) const { return filter(check(x, "apply", "x"), (*h_)); }
+  T apply_adjoint(const T& y) const { return filter(check(y, "apply_adjoint", "y"), conj((*h_))); }
+  T apply_gram(const T& x) const { return filter(check(x, "apply_gram", "x"), to_complex(mul((*s_), (*s_)))); }
   Shape in_shape() const { return in_.shape(); }
   Shape out_shape() const { return in_.shape(); }
   std::string name() const { return "blur"; }
   const std::vector<Kernel>& kernels() const { return kernels_; }
   /// The transfer function ĥ (complex, coefficient layout).
-  const coef_type& transfer() const { return h_; }
+  const coef_type& transfer() const { return (*h_); }
 
-  T singular_values() const { return s_; }
+  T singular_values() const { return (*s_); }
   coef_type apply_vt(const T& x) const { return fft2(to_complex(check(x, "apply_vt", "x")), in_); }
   T apply_v(const coef_type& c) const { return real(ifft2(c, in_)); }
-  coef_type apply_ut(const T& y) const { return mul(fft2(to_complex(check(y, "apply_ut", "y")), in_), conj(phase_)); }
-  T apply_u(const coef_type& c) const { return real(ifft2(mul(c, phase_), in_)); }
+  coef_type apply_ut(const T& y) const { return mul(fft2(to_complex(check(y, "apply_ut", "y")), in_), conj((*phase_))); }
+  T apply_u(const coef_type& c) const { return real(ifft2(mul(c, (*phase_)), in_)); }
   T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
 
  private:
   T filter(const T& x, const coef_type& f) const { return real(ifft2(mul(fft2(to_complex(x), in_), f), in_)); }
   const T& check(const T& x, const char* what, const char* name) const {
-    detail::check_operand(x, in_.shape(), batch(s_), what, name);
+    detail::check_operand(x, in_.shape(), batch((*s_)), what, name);
     return x;
   }
   ImageShape in_;
   std::vector<Kernel> kernels_;
-  coef_type h_, phase_;
-  T s_;
+  detail::Shared<coef_type> h_, phase_;
+  detail::Shared<T> s_;
 };
 
 /// Subsampled Hartley measurements with random signs: A = S H D, with D = diag(±1) (Rademacher signs,
@@ -145,8 +147,8 @@ class SubsampledHartley {
     d_ = from_host(like, d, 1, in.shape());
   }
 
-  T apply(const T& x) const { return mul(hartley(mul(check(x, "apply", "x"), d_)), s_); }
-  T apply_adjoint(const T& y) const { return mul(hartley(mul(check(y, "apply_adjoint", "y"), s_)), d_); }
+  T apply(const T& x) const { return mul(hartley(mul(check(x, "apply", "x"), (*d_))), (*s_)); }
+  T apply_adjoint(const T& y) const { return mul(hartley(mul(check(y, "apply_adjoint", "y"), (*s_))), (*d_)); }
   Shape in_shape() const { return in_.shape(); }
   Shape out_shape() const { return in_.shape(); }
   std::string name() const { return "subsampled_hartley"; }
@@ -156,9 +158,9 @@ class SubsampledHartley {
     return sub(real(f), imag(f));
   }
 
-  T singular_values() const { return s_; }
-  coef_type apply_vt(const T& x) const { return fft2(to_complex(mul(check(x, "apply_vt", "x"), d_)), in_); }
-  T apply_v(const coef_type& c) const { return mul(real(ifft2(c, in_)), d_); }
+  T singular_values() const { return (*s_); }
+  coef_type apply_vt(const T& x) const { return fft2(to_complex(mul(check(x, "apply_vt", "x"), (*d_))), in_); }
+  T apply_v(const coef_type& c) const { return mul(real(ifft2(c, in_)), (*d_)); }
   coef_type apply_ut(const T& y) const { return fft2(to_complex(hartley(check(y, "apply_ut", "y"))), in_); }
   T apply_u(const coef_type& c) const { return hartley(real(ifft2(c, in_))); }
   T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
@@ -169,7 +171,7 @@ class SubsampledHartley {
     return x;
   }
   ImageShape in_;
-  T s_, d_;
+  detail::Shared<T> s_, d_;
 };
 
 }  // namespace eps

@@ -81,35 +81,38 @@ class GroupedSum {
     const auto first = [](index_t c, index_t i, index_t j) { return Groups::first(c, i, j); };
     const auto w = [&](index_t c, index_t i, index_t j) { return -sgn_ * first(c, i, j) - weight(c, i, j) / gamma_; };
     const ImageShape in = groups_.in;
+    const T first_t = from_host(like, groups_.pattern(first), 1, in.shape());
+    const T w_t = from_host(like, groups_.pattern(w), 1, in.shape());
+    const T w2_t = mul(w_t, w_t);
     a_ = from_host(like, groups_.pattern(weight), 1, in.shape());
-    first_ = from_host(like, groups_.pattern(first), 1, in.shape());
-    w_ = from_host(like, groups_.pattern(w), 1, in.shape());
-    w2_ = mul(w_, w_);
-    diag_factor_ = add_scalar(scale(w2_, -2 * beta_), 1.0);
-    s_ = scale(first_, gamma_);
+    first_ = first_t;
+    w_ = w_t;
+    w2_ = w2_t;
+    diag_factor_ = add_scalar(scale(w2_t, -2 * beta_), 1.0);
+    s_ = scale(first_t, gamma_);
   }
 
   Shape in_shape() const { return groups_.in.shape(); }
   Shape out_shape() const { return groups_.out().shape(); }
 
-  T apply(const T& x) const { return groups_.reduce(mul(in_check(x, "apply", "x"), a_)); }
-  T apply_adjoint(const T& y) const { return mul(groups_.expand(out_check(y, "apply_adjoint", "y")), a_); }
-  T singular_values() const { return s_; }
+  T apply(const T& x) const { return groups_.reduce(mul(in_check(x, "apply", "x"), (*a_))); }
+  T apply_adjoint(const T& y) const { return mul(groups_.expand(out_check(y, "apply_adjoint", "y")), (*a_)); }
+  T singular_values() const { return (*s_); }
   /// Q x = x − β w ⊙ expand(reduce(w ⊙ x)).
   T apply_vt(const T& x) const { return reflect(in_check(x, "apply_vt", "x")); }
   T apply_v(const T& c) const { return reflect(in_check(c, "apply_v", "c")); }
-  T apply_ut(const T& y) const { return scale(mul(groups_.expand(out_check(y, "apply_ut", "y")), first_), -sgn_); }
-  T apply_u(const T& c) const { return scale(groups_.reduce(mul(in_check(c, "apply_u", "c"), first_)), -sgn_); }
+  T apply_ut(const T& y) const { return scale(mul(groups_.expand(out_check(y, "apply_ut", "y")), (*first_)), -sgn_); }
+  T apply_u(const T& c) const { return scale(groups_.reduce(mul(in_check(c, "apply_u", "c"), (*first_))), -sgn_); }
   /// diag(Q diag(g) Q)_j = g_j (1 − 2β w_j²) + β² w_j² Σ_{i in group} w_i² g_i.
   T spectral_diagonal(const T& g) const {
-    return add(mul(g, diag_factor_), scale(mul(groups_.expand(groups_.reduce(mul(g, w2_))), w2_), beta_ * beta_));
+    return add(mul(g, (*diag_factor_)), scale(mul(groups_.expand(groups_.reduce(mul(g, (*w2_)))), (*w2_)), beta_ * beta_));
   }
   /// The common singular value γ of every group.
   double gamma() const { return gamma_; }
 
  private:
   T reflect(const T& x) const {
-    return sub(x, scale(mul(groups_.expand(groups_.reduce(mul(x, w_))), w_), beta_));
+    return sub(x, scale(mul(groups_.expand(groups_.reduce(mul(x, (*w_)))), (*w_)), beta_));
   }
   const T& in_check(const T& x, const char* what, const char* name) const {
     check_sample(x, in_shape(), what, name);
@@ -122,7 +125,7 @@ class GroupedSum {
 
   Groups groups_;
   double gamma_ = 1, sgn_ = 1, beta_ = 1;
-  T a_, first_, w_, w2_, diag_factor_, s_;
+  Shared<T> a_, first_, w_, w2_, diag_factor_, s_;
 };
 
 }  // namespace detail

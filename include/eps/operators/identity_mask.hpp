@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,20 @@
 
 namespace eps {
 namespace detail {
+
+/// An immutable value shared by the copies of an operator: copying an operator (into a pivot, a
+/// sampler, a lambda) never copies its tensors, whatever the backend's copy semantics.
+template <class V>
+class Shared {
+ public:
+  Shared() = default;
+  Shared(V v) : p_(std::make_shared<const V>(std::move(v))) {}  // NOLINT: implicit by design
+  const V& operator*() const { return *p_; }
+  const V* operator->() const { return p_.get(); }
+
+ private:
+  std::shared_ptr<const V> p_;
+};
 
 /// Checks a tensor argument of an operator: sample shape, and batch size compatible with the
 /// operator's own batch (1, or equal).
@@ -47,7 +62,7 @@ class Identity {
   const Shape& out_shape() const { return shape_; }
   std::string name() const { return "identity"; }
 
-  T singular_values() const { return s_; }
+  T singular_values() const { return *s_; }
   T apply_vt(const T& x) const { return check(x, "x", "eps::Identity::apply_vt"); }
   T apply_v(const T& c) const { return check(c, "c", "eps::Identity::apply_v"); }
   T apply_ut(const T& y) const { return check(y, "y", "eps::Identity::apply_ut"); }
@@ -60,7 +75,7 @@ class Identity {
     return x;
   }
   Shape shape_;
-  T s_;
+  detail::Shared<T> s_;
 };
 
 /// Pixel mask (inpainting): A = diag(m), m ∈ {0, 1}, y has the shape of x with zeros where m = 0.
@@ -74,23 +89,23 @@ class Mask {
 
   /// @param mask   batch 1 or B of shape `shape`, entries exactly 0 or 1 (checked on the host, once).
   Mask(const T& mask, Shape shape) : shape_(std::move(shape)), m_(mask) {
-    check_sample(m_, shape_, "eps::Mask", "mask");
-    for (double v : to_host(m_))
+    check_sample(*m_, shape_, "eps::Mask", "mask");
+    for (double v : to_host(*m_))
       EPS_CHECK(v == 0.0 || v == 1.0, value_error, "eps::Mask: mask entries must be exactly 0 or 1, got ", v);
   }
   /// From host values (batch-major, row-major); `like` gives the dtype/device.
   Mask(const T& like, std::span<const double> mask, Shape shape)
       : Mask(from_host(like, mask, checked_batch(mask, shape), shape), shape) {}
 
-  T apply(const T& x) const { return mul(check(x, "x", "eps::Mask::apply"), m_); }
-  T apply_adjoint(const T& y) const { return mul(check(y, "y", "eps::Mask::apply_adjoint"), m_); }
+  T apply(const T& x) const { return mul(check(x, "x", "eps::Mask::apply"), *m_); }
+  T apply_adjoint(const T& y) const { return mul(check(y, "y", "eps::Mask::apply_adjoint"), *m_); }
   T apply_gram(const T& x) const { return apply(x); }
   const Shape& in_shape() const { return shape_; }
   const Shape& out_shape() const { return shape_; }
   std::string name() const { return "mask"; }
-  const T& mask() const { return m_; }
+  const T& mask() const { return *m_; }
 
-  T singular_values() const { return m_; }
+  T singular_values() const { return *m_; }
   T apply_vt(const T& x) const { return check(x, "x", "eps::Mask::apply_vt"); }
   T apply_v(const T& c) const { return check(c, "c", "eps::Mask::apply_v"); }
   T apply_ut(const T& y) const { return check(y, "y", "eps::Mask::apply_ut"); }
@@ -105,11 +120,11 @@ class Mask {
     return static_cast<index_t>(mask.size()) / n;
   }
   T check(const T& x, const char* name, const char* where) const {
-    detail::check_operand(x, shape_, batch(m_), where, name);
+    detail::check_operand(x, shape_, batch(*m_), where, name);
     return x;
   }
   Shape shape_;
-  T m_;
+  detail::Shared<T> m_;
 };
 
 }  // namespace eps

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+// Pivot-solve benchmarks (Eigen backend, float64): mask, 4×4 average pooling, 11×11 Gaussian blur and a
+// dense operator on batched images from ~1e3 to ~1e6 values, next to a plain copy of the same buffers in
+// the same run (bytes/s: read x_t and y, write x̃); and the scaling of the three solve paths (spectral,
+// conjugate gradients, dense Cholesky of the precision matrix). Results: docs/benchmarks.md.
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Dense>
+#include <random>
+
+#include "eps/backends/eigen.hpp"
+#include "eps/eps.hpp"
+
+namespace {
+
+using T = eps::eigen::Tensor<double>;
+
+struct Size {
+  eps::index_t batch;
+  eps::ImageShape img;
+  eps::index_t numel() const { return batch * img.numel(); }
+};
+
+// ~1e3, ~1e4, ~1e5, ~1e6 values (batch × C × H × W).
+const std::vector<Size> kSizes{{1, {1, 32, 32}}, {4, {3, 32, 32}}, {8, {3, 64, 64}}, {16, {3, 128, 128}}};
+
+const eps::NoiseLevels kLevels{0.7, 0.7, 0.05};
+
+template <class Op>
+void run_pivot(benchmark::State& state, const Op& A, const Size& s) {
+  std::mt19937_64 gen(1);
+  const T x = eps::randn(T{}, s.batch, A.in_shape(), gen);
+  const T y = eps::randn(T{}, s.batch, A.out_shape(), gen);
+  eps::PivotOptions opt;
+  opt.check_finite = false;
+  for (auto _ : state) {
+    auto pv = eps::pivot(A, x, y, kLevels, opt);
+    benchmark::DoNotOptimize(pv.x_tilde().data());
+  }
+  const double bytes = double(x.size() + y.size() + x.size()) * sizeof(double);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.counters["d"] = double(x.size());
+}
+
+void BM_copy(benchmark::State& state, Size s) {
+  std::mt19937_64 gen(1);
+  const T x = eps::randn(T{}, s.batch, s.img.shape(), gen), y = eps::randn(T{}, s.batch, s.img.shape(), gen);
+  T out(x.rows(), x.cols());
+  for (auto _ : state) {
+    out = x;
+    benchmark::DoNotOptimize(out.data());
+    out = y;
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * 4.0 * double(x.size()) * sizeof(double)));
+  state.counters["d"] = double(x.size());
+}
+
+void BM_mask(benchmark::State& state, Size s) {
+  std::mt19937_64 gen(2);
+  run_pivot(state, eps::Mask<T>(T{}, eps::random_mask(s.img, 0.7, gen), s.img.shape()), s);
+}
+void BM_avgpool4(benchmark::State& state, Size s) { run_pivot(state, eps::AvgPool<T>(T{}, s.img, 4), s); }
+void BM_blur11(benchmark::State& state, Size s) {
+  run_pivot(state, eps::Blur<T>(T{}, s.img, eps::gaussian_kernel(11, 0.75 * s.img.height / 64.0 + 0.5)), s);
+}
+void BM_dense(benchmark::State& state, Size s) {
+  std::mt19937_64 gen(3);
+  const eps::index_t d = s.img.numel(), m = d / 4;
+  std::vector<double> a(static_cast<std::size_t>(m * d));
+  std::normal_distribution<double> n;
+  for (auto& v : a) v = n(gen) / std::sqrt(double(d));
+  run_pivot(state, eps::Dense<T>(T{}, a, m, s.img.shape()), s);
+}
+
+// Solve-path scaling at one sample: spectral, conjugate gradients (matrix-free view), dense Cholesky.
+void BM_path_spectral(benchmark::State& state, eps::ImageShape img) {
+  run_pivot(state, eps::Blur<T>(T{}, img, eps::gaussian_kernel(5, 1.0)), Size{1, img});
+}
+void BM_path_cg(benchmark::State& state, eps::ImageShape img) {
+  run_pivot(state, eps::matrix_free(eps::Blur<T>(T{}, img, eps::gaussian_kernel(5, 1.0))), Size{1, img});
+}
+void BM_path_dense(benchmark::State& state, eps::ImageShape img) {
+  const eps::Blur<T> A(T{}, img, eps::gaussian_kernel(5, 1.0));
+  const eps::index_t d = img.numel();
+  const Eigen::MatrixXd a = A.apply(Eigen::MatrixXd::Identity(d, d));
+  std::mt19937_64 gen(1);
+  const Eigen::VectorXd x = eps::randn(T{}, 1, img.shape(), gen), y = eps::randn(T{}, 1, img.shape(), gen);
+  const double al = 0.7, sg = 0.7, sy = 0.05;
+  for (auto _ : state) {
+    const Eigen::MatrixXd P = (al * al / (sg * sg)) * Eigen::MatrixXd::Identity(d, d) + a.transpose() * a / (sy * sy);
+    const Eigen::VectorXd z = P.llt().solve((al / (sg * sg)) * x + a.transpose() * y / (sy * sy));
+    benchmark::DoNotOptimize(z.data());
+  }
+  state.counters["d"] = double(d);
+}
+
+const bool registered = [] {
+  for (const Size& s : kSizes) {
+    const std::string tag = "/d=" + std::to_string(s.numel());
+    benchmark::RegisterBenchmark(("copy" + tag).c_str(), BM_copy, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("pivot_mask" + tag).c_str(), BM_mask, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("pivot_avgpool4" + tag).c_str(), BM_avgpool4, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("pivot_blur11" + tag).c_str(), BM_blur11, s)->Unit(benchmark::kMicrosecond);
+    if (s.img.numel() <= 3 * 64 * 64)
+      benchmark::RegisterBenchmark(("pivot_dense_m=d/4" + tag).c_str(), BM_dense, s)->Unit(benchmark::kMicrosecond);
+  }
+  for (eps::index_t h : {8, 16, 32, 64}) {
+    const eps::ImageShape img{1, h, h};
+    const std::string tag = "/d=" + std::to_string(img.numel());
+    benchmark::RegisterBenchmark(("path_spectral" + tag).c_str(), BM_path_spectral, img)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("path_cg" + tag).c_str(), BM_path_cg, img)->Unit(benchmark::kMicrosecond);
+    if (h <= 32) benchmark::RegisterBenchmark(("path_dense_cholesky" + tag).c_str(), BM_path_dense, img)->Unit(benchmark::kMicrosecond);
+  }
+  return true;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();
