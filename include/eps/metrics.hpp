@@ -39,25 +39,31 @@ struct SlicedOptions {
   std::uint64_t seed = 0;   ///< directions drawn from std::mt19937_64(seed)
 };
 
-/// W_p between the empirical measures of x (n points) and y (m points), uniform weights:
-/// (∫₀¹ |F⁻¹(u) − G⁻¹(u)|^p du)^{1/p}, exact over the merged breakpoints {i/n} ∪ {j/m}.
-inline double wasserstein_1d(std::vector<double> x, std::vector<double> y, double p = 2.0) {
+/// wasserstein_1d for sets already sorted in non-decreasing order (no copy; for many distances to one set).
+inline double wasserstein_1d_sorted(std::span<const double> x, std::span<const double> y, double p = 2.0) {
   EPS_CHECK(!x.empty() && !y.empty(), shape_error, "eps::wasserstein_1d: both sets must be non-empty");
   EPS_CHECK(p >= 1 && std::isfinite(p), value_error, "eps::wasserstein_1d: p must be >= 1, got ", p);
-  std::sort(x.begin(), x.end());
-  std::sort(y.begin(), y.end());
   const double n = double(x.size()), m = double(y.size());
   std::size_t i = 0, j = 0;
   double u = 0, acc = 0;
   while (i < x.size() && j < y.size()) {
     const double ui = (i + 1) / n, uj = (j + 1) / m;
     const double next = std::min(ui, uj);
-    acc += (next - u) * std::pow(std::abs(x[i] - y[j]), p);
+    const double e = std::abs(x[i] - y[j]);
+    acc += (next - u) * (p == 2.0 ? e * e : p == 1.0 ? e : std::pow(e, p));
     u = next;
     if (ui <= next) ++i;
     if (uj <= next) ++j;
   }
   return std::pow(acc, 1 / p);
+}
+
+/// W_p between the empirical measures of x (n points) and y (m points), uniform weights:
+/// (∫₀¹ |F⁻¹(u) − G⁻¹(u)|^p du)^{1/p}, exact over the merged breakpoints {i/n} ∪ {j/m}.
+inline double wasserstein_1d(std::vector<double> x, std::vector<double> y, double p = 2.0) {
+  std::sort(x.begin(), x.end());
+  std::sort(y.begin(), y.end());
+  return wasserstein_1d_sorted(x, y, p);
 }
 
 namespace detail {

@@ -49,7 +49,8 @@ using StepCallback = std::function<void(const StepInfo<T>&)>;
 template <class T>
 struct SampleResult {
   T x;
-  int nfe = 0;
+  int nfe = 0;  ///< denoiser evaluations
+  int vjp = 0;  ///< vector-Jacobian products through the denoiser (gradient-based baselines)
 };
 
 namespace detail {

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+// The isotropic-mixture fast path against the general closed forms (MATH.md §6), and the baselines of
+// MATH.md §7 against single steps computed by hand with dense matrices on small Gaussian problems.
+#include "common.hpp"
+#include "eps/analytic/isotropic_mixture.hpp"
+#include "eps/baselines.hpp"
+
+using namespace eps;
+using namespace eps::test;
+using T = EigenF64::T;
+
+namespace {
+analytic::IsotropicMixture random_isotropic(Eigen::Index d, int K, std::mt19937_64& gen) {
+  std::vector<double> w, c;
+  std::uniform_real_distribution<double> u(0.2, 1.5);
+  for (int k = 0; k < K; ++k) {
+    w.push_back(u(gen));
+    c.push_back(u(gen));
+  }
+  return analytic::IsotropicMixture(w, 1.5 * randn_mat(d, K, gen), c);
+}
+
+/// The isotropic mixture as a differentiable denoiser (x, t) of a schedule.
+template <class S>
+struct MixtureDenoiser {
+  const analytic::IsotropicMixture& prior;
+  S s;
+  Mat operator()(const Mat& x, double t) const {
+    const Coefficients c = coefficients(s, t);
+    return prior.denoise_isotropic(x, c.alpha, c.sigma);
+  }
+  Mat vjp(const Mat& x, double t, const Mat& v) const {
+    const Coefficients c = coefficients(s, t);
+    return prior.denoiser_vjp(x, c.alpha, c.sigma, v);
+  }
+};
+}  // namespace
+
+TEST_CASE("isotropic mixture: fast closed forms equal the general full-covariance ones") {
+  // Bound 1e-10 relative: both routes are exact; they differ by round-off of O(K d) vs O(d³) algebra.
+  std::mt19937_64 gen(11);
+  const ImageShape g{1, 2, 4};
+  const Eigen::Index d = 8;
+  const auto prior = random_isotropic(d, 4, gen);
+  const auto general = prior.to_general();
+  const Mat x = 2 * randn_mat(d, 3, gen), v = randn_mat(d, 3, gen);
+  for (auto [al, sg] : {std::pair{0.9, 0.3}, {0.5, 1.2}, {1.0, 5.0}}) {
+    CHECK(rel_error(prior.denoise_isotropic(x, al, sg), general.denoise_isotropic(x, al, sg)) <= 1e-10);
+    CHECK(rel_error(prior.denoiser_vjp(x, al, sg, v), general.denoiser_vjp(x, al, sg, v)) <= 1e-10);
+  }
+  const std::vector<double> mask_values{1, 0, 1, 1, 0, 0, 1, 0};
+  const Dense<T> dense(T{}, row_major(randn_mat(3, d, gen)), 3, g.shape());  // thin V
+  const Mask<T> mask(T{}, mask_values, g.shape());
+  const AvgPool<T> pool(T{}, g, 2);
+  const auto check_op = [&](const auto& A) {
+    CAPTURE(A.name());
+    const Mat a = reference::to_dense(A, T{});
+    const Mat y = randn_mat(a.rows(), 1, gen);
+    for (double sy : {0.0, 0.1, 1.0}) {
+      CAPTURE(sy);
+      const auto post = prior.posterior(a, y, sy);
+      const auto gpost = general.posterior(a, y, sy);
+      CHECK(rel_error(post.mean(), gpost.mean()) <= 1e-10);
+      CHECK(rel_error(post.covariance(), gpost.covariance_of(0)) <= 1e-10);
+      for (const AnySchedule& s : {make_schedule("linear"), make_schedule("ve_edm")})
+        for (double t : {0.1, 0.5, 1.0}) {
+          CAPTURE(s.name());
+          CAPTURE(t);
+          const Coefficients c = coefficients(s, t);
+          const auto pv = pivot(s, A, x, y, t, sy);
+          CHECK(rel_error(prior.denoise(pv), general.denoise(pv)) <= 1e-10);
+          if (c.sigma > 0)
+            CHECK(rel_error(post.score(x, c.alpha, c.sigma), general.posterior_score(x, c.alpha, c.sigma, a, y, sy)) <= 1e-10);
+        }
+    }
+  };
+  check_op(dense);
+  check_op(mask);
+  check_op(pool);
+}
+
+TEST_CASE("isotropic mixture: exact posterior samples have the closed-form moments") {
+  // n = 100000 draws in d = 3. Mean entries have standard error √(Σ_ii/n); covariance entries
+  // √((Σ_ii Σ_jj + Σ_ij²)/n); 6 standard errors each (false failure < 1e-6 overall). A wrong
+  // covariance (the prior's, ignoring y) must be rejected.
+  std::mt19937_64 gen(3);
+  const auto prior = random_isotropic(3, 3, gen);
+  const Mat a = randn_mat(2, 3, gen), y = randn_mat(2, 1, gen);
+  const auto post = prior.posterior(a, y, 0.3);
+  const Eigen::Index n = 100000;
+  const Mat s = post.sample(n, gen);
+  const Vec mean = s.rowwise().mean(), m = post.mean();
+  const Mat cen = s.colwise() - mean;
+  const Mat cov = cen * cen.transpose() / double(n - 1), S = post.covariance();
+  for (int i = 0; i < 3; ++i) {
+    CHECK(std::abs(mean(i) - m(i)) <= 6 * std::sqrt(S(i, i) / double(n)));
+    for (int j = 0; j < 3; ++j)
+      CHECK(std::abs(cov(i, j) - S(i, j)) <= 6 * std::sqrt((S(i, i) * S(j, j) + S(i, j) * S(i, j)) / double(n)));
+  }
+  Mat prior_cov = -prior.means() * Eigen::Map<const Vec>(prior.weights().data(), 3) *
+                  (prior.means() * Eigen::Map<const Vec>(prior.weights().data(), 3)).transpose();
+  for (Eigen::Index j = 0; j < 3; ++j)
+    prior_cov += prior.weights()[static_cast<std::size_t>(j)] *
+                 (prior.variances()[static_cast<std::size_t>(j)] * Mat::Identity(3, 3) +
+                  prior.means().col(j) * prior.means().col(j).transpose());
+  CHECK((cov - prior_cov).cwiseAbs().maxCoeff() > 0.1);
+}
+
+TEST_CASE("isotropic mixture: EPS with the fast denoiser equals the oracle sampler step for step") {
+  // Oracle: x̂0 = (x + σ² ∇log p_t(x|y))/α with the direct posterior score. Bound 1e-9 on every state.
+  std::mt19937_64 gen(21);
+  const ImageShape g{1, 1, 20};
+  const auto prior = random_isotropic(20, 5, gen);
+  const Dense<T> A(T{}, row_major(randn_mat(2, 20, gen)), 2, g.shape());
+  const Mat a = reference::to_dense(A, T{}), y = randn_mat(2, 1, gen);
+  const double sy = 0.05;
+  const VeEdm s;
+  const auto post = prior.posterior(a, y, sy);
+  auto eps_d = posterior_denoiser(s, A, y, sy, [&](const Pivot<Dense<T>>& pv) { return prior.denoise(pv); });
+  auto oracle = [&](const Mat& x, double t) {
+    const Coefficients c = coefficients(s, t);
+    return Mat((x + c.sigma * c.sigma * post.score(x, c.alpha, c.sigma)) / c.alpha);
+  };
+  EdmOptions o;
+  o.steps = 15;
+  const Mat x0 = initial_noise(s, edm_grid(s, o).front(), T{}, 4, g.shape(), gen);
+  std::vector<Mat> ta, tb;
+  edm_sample(eps_d, s, x0, o, [&](const StepInfo<Mat>& i) { ta.push_back(*i.x); });
+  edm_sample(oracle, s, x0, o, [&](const StepInfo<Mat>& i) { tb.push_back(*i.x); });
+  REQUIRE(ta.size() == tb.size());
+  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(rel_error(ta[i], tb[i]) <= 1e-9);
+}
+
+TEST_CASE("baselines: single steps against hand computations on a 2-D Gaussian") {
+  // Prior N(m, c I) in d = 2 (a one-component isotropic mixture): D(x) = m + k (x − α m) with
+  // k = α c/(α² c + σ²), and J = k I. Every baseline's update is written out with dense matrices.
+  std::mt19937_64 gen(8);
+  const ImageShape g{1, 1, 2};
+  const Vec m{{0.5, -1.0}};
+  const double c = 1.0;  // c = 1: ΠGDM's r_t² is then the exact posterior variance
+  const analytic::IsotropicMixture prior({1.0}, m, {c});
+  const VeEdm s;
+  MixtureDenoiser<VeEdm> D{prior, s};
+  const Mat a{{0.8, 0.3}};  // 1 × 2
+  const Dense<T> A(T{}, std::vector<double>{0.8, 0.3}, 1, g.shape());
+  const Mat y{{0.7}}, x = Mat(Vec{{1.3, -0.4}});
+  const double t = 0.2;
+  const Coefficients co = coefficients(s, t);
+  const double al = co.alpha, sg = co.sigma, k = al * c / (al * al * c + sg * sg);
+  const Vec x0 = m + k * (x.col(0) - al * m);
+  const Mat pinv = a.completeOrthogonalDecomposition().pseudoInverse();
+
+  SUBCASE("DPS: Euler step plus zeta J^T A^T r / |r|") {
+    EdmOptions o;
+    o.steps = 4;
+    const auto ts = edm_grid(s, o);
+    const Coefficients c0 = coefficients(s, ts[0]), c1 = coefficients(s, ts[1]);
+    const Mat xs = Mat(Vec{{3.0, -2.0}});
+    const double k0 = c0.alpha * c / (c0.alpha * c0.alpha * c + c0.sigma * c0.sigma);
+    const Vec d0 = m + k0 * (xs.col(0) - c0.alpha * m);
+    const Vec r = y.col(0) - a * d0;
+    const double zeta = 0.7;
+    const double ratio = c0.sigma / c0.alpha, ratio_n = c1.sigma / c1.alpha;
+    const Vec expect = xs.col(0) + (ratio_n - ratio) / ratio * (xs.col(0) - d0) + zeta * k0 * a.transpose() * r / r.norm();
+    std::vector<Mat> traj;
+    const auto res = dps_sample(D, s, A, y, xs, o, DpsOptions{zeta}, [&](const StepInfo<Mat>& i) { traj.push_back(*i.x); });
+    CHECK(rel_error(traj[0], Mat(expect)) <= 1e-12);
+    CHECK(res.nfe == 4);
+    CHECK(res.vjp == 4);
+  }
+  SUBCASE("PiGDM: the c = 1 Gaussian makes it exact, and its formula by hand") {
+    for (double sy : {0.0, 0.2}) {
+      const double r2 = sg * sg / (al * al + sg * sg);
+      const Mat G = r2 * a * a.transpose() + sy * sy * Mat::Identity(1, 1);
+      const Vec expect = x0 + sg * sg / al * k * a.transpose() * G.inverse() * (y.col(0) - a * x0);
+      int nv = 0;
+      auto P = pigdm_denoiser(D, s, A, y, sy, {}, &nv);
+      const Mat got = P(x, t);
+      CHECK(rel_error(got, Mat(expect)) <= 1e-12);
+      CHECK(nv == 1);
+      // Exactness for c = 1: the exact posterior denoiser E[x0 | x_t, y] = D_{Σ*}(μ*).
+      CHECK(rel_error(got, prior.denoise(pivot(s, A, x, y, t, sy))) <= 1e-10);
+    }
+  }
+  SUBCASE("DDNM and DDNM+: range-null-space correction") {
+    auto P0 = ddnm_denoiser(D, s, A, y, 0.0);
+    CHECK(rel_error(P0(x, t), Mat(x0 + pinv * (y.col(0) - a * x0))) <= 1e-12);
+    // σ_y = 2: λ = min(1, ς s/σ_y) with ς = σ/α, s = ‖a‖.
+    const double sy = 2.0, lam = std::min(1.0, sg / al * a.norm() / sy);
+    auto P1 = ddnm_denoiser(D, s, A, y, sy);
+    CHECK(rel_error(P1(x, t), Mat(x0 + lam * pinv * (y.col(0) - a * x0))) <= 1e-12);
+    // The matrix-free path for σ_y = 0 (CG pseudo-inverse).
+    auto P2 = ddnm_denoiser(D, s, matrix_free(A), y, 0.0);
+    CHECK(rel_error(P2(x, t), Mat(x0 + pinv * (y.col(0) - a * x0))) <= 1e-9);
+    CHECK_THROWS_AS(ddnm_denoiser(D, s, matrix_free(A), y, 0.1), domain_error);
+  }
+  SUBCASE("DDRM: deterministic cases of the update") {
+    // η = 0, σ_y = 0, one step (ς' = 0): measured coefficient ȳ, null space x̂0.
+    std::mt19937_64 g2(1);
+    EdmOptions o1;
+    o1.steps = 1;
+    const double t0 = edm_grid(s, o1).front();
+    const Coefficients c0 = coefficients(s, t0);
+    const double k0 = c0.alpha * c / (c0.alpha * c0.alpha * c + c0.sigma * c0.sigma);
+    const Vec d0 = m + k0 * (x.col(0) - c0.alpha * m);
+    const Mat P_N = Mat::Identity(2, 2) - pinv * a;
+    const auto r1 = ddrm_sample(D, s, A, y, 0.0, x, g2, o1, DdrmOptions{0.0, 1.0});
+    CHECK(rel_error(r1.x, Mat(pinv * y + P_N * d0)) <= 1e-12);
+    // η = 0, σ_y = 500 (σ_i = σ_y/s > ς_max: always "noisier than the state"): first of 3 steps by hand.
+    EdmOptions o3;
+    o3.steps = 3;
+    const auto ts = edm_grid(s, o3);
+    const Coefficients ca = coefficients(s, ts[0]), cb = coefficients(s, ts[1]);
+    const double ka = ca.alpha * c / (ca.alpha * ca.alpha * c + ca.sigma * ca.sigma);
+    const Vec da = m + ka * (x.col(0) - ca.alpha * m);
+    const double r = ca.sigma / ca.alpha, rn = cb.sigma / cb.alpha, sv = a.norm(), si = 500.0 / sv;
+    const Vec v = a.row(0).transpose() / sv;  // the right singular vector
+    const double ybar = y(0, 0) / sv;
+    const Vec null_part = P_N * (da + rn / r * (x.col(0) - da));
+    const double meas = v.dot(da) + rn * (ybar - v.dot(da)) / si;
+    std::vector<Mat> traj;
+    ddrm_sample(D, s, A, y, 500.0, x, g2, o3, DdrmOptions{0.0, 1.0}, [&](const StepInfo<Mat>& i) { traj.push_back(*i.x); });
+    CHECK(rel_error(traj[0], Mat(null_part + meas * v)) <= 1e-12);
+  }
+  SUBCASE("zero-shot pivot: D at the current time of the dense x~") {
+    const double sy = 0.3;
+    auto Z = zero_shot_denoiser(D, s, A, y, sy);
+    const auto ref = reference::svd_form(a, x.col(0), y.col(0), al, sg, sy);
+    CHECK(rel_error(Z(x, t), Mat(m + k * (ref.x_tilde - al * m))) <= 1e-12);
+  }
+  SUBCASE("equivalent time (App. A.6): exact where A^T A = gamma^2 I") {
+    // A = 1.7·Q (orthogonal Q): the isotropic denoiser at t* fed α(t*)μ* is the exact posterior denoiser.
+    const Mat q = Eigen::HouseholderQR<Mat>(randn_mat(2, 2, gen)).householderQ();
+    const Dense<T> B(T{}, row_major(Mat(1.7 * q)), 2, g.shape());
+    const Mat yb = randn_mat(2, 1, gen);
+    for (double sy : {0.05, 0.5}) {
+      auto E = equivalent_time_denoiser(D, s, B, yb, sy);
+      CHECK(rel_error(E(x, t), prior.denoise(pivot(s, B, x, yb, t, sy))) <= 1e-9);
+    }
+    CHECK_THROWS_AS(equivalent_time_denoiser(D, s, A, y, 0.1), domain_error);
+  }
+}
