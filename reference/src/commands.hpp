@@ -21,5 +21,7 @@ Eigen::MatrixXd to_host_matrix(const Op& A) {
 }
 
 void add_demo_command(CLI::App& app);
+void add_toy_command(CLI::App& app);
+void add_posterior_command(CLI::App& app);
 
 }  // namespace eps::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", EPS_VERSION_STRING);
   app.require_subcommand(1);
   eps::cli::add_demo_command(app);
+  eps::cli::add_toy_command(app);
+  eps::cli::add_posterior_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

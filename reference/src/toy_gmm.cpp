@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+// `eps toy gmm`: the exact Gaussian-mixture posterior benchmark (PAPER.md, last section; the MCGdiff
+// protocol). On a mixture prior every denoiser is closed-form, so EPS, the baselines and the true
+// posterior are compared with no training noise: sliced and max-sliced Wasserstein-2 distances from each
+// method's samples to exact posterior samples, next to the Monte Carlo floor (a fresh set of exact
+// samples), with NFE and wall time. Writes the table as CSV and JSON, and plots through gnuplot.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "commands.hpp"
+#include "eps/baselines.hpp"
+#include "eps/eps.hpp"
+#include "eps/metrics.hpp"
+#include "eps/samplers.hpp"
+#include "toy_problem.hpp"
+#include "util.hpp"
+
+namespace eps::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using T = eigen::Tensor<double>;
+using Op = Dense<T>;
+
+const std::vector<std::string> kMethods{"floor", "eps", "eps-mean", "oracle", "dps", "pigdm", "ddnm", "ddrm", "zero-shot"};
+
+struct ToyOptions {
+  std::vector<int> d{8, 80, 800};
+  std::vector<int> dy{1, 2, 4};
+  std::vector<double> sigma_y{0.01, 0.1, 1.0};
+  std::string protocol = "fixed";
+  int seeds = 3;
+  std::uint64_t seed = 1;
+  std::vector<int> nfe{20, 100};
+  int dps_nfe = 1000;
+  double dps_zeta = 1.0;
+  std::vector<std::string> methods = kMethods;
+  int samples = 1000;
+  int ref_samples = 10000;
+  int projections = 1000;
+  int max_sliced_directions = 100;
+  std::string out = "toy_gmm";
+  std::string problems_in, problems_out;
+  bool plots = true;
+};
+
+/// One row of the table.
+struct Row {
+  std::string problem, cell, method;
+  Eigen::Index d = 0, dy = 0;
+  double sigma_y = 0;
+  std::uint64_t seed = 0;
+  int nfe = 0, vjp = 0;
+  double sw2 = NAN, max_sw2 = NAN, mean_rmse = NAN, seconds = 0;
+};
+
+/// Random unit directions and the sorted projections of the reference set on each.
+class Projector {
+ public:
+  Projector(const Mat& ref, int directions, std::uint64_t seed) {
+    std::mt19937_64 gen(seed);
+    std::normal_distribution<double> n01;
+    theta_.resize(directions, ref.rows());
+    for (Eigen::Index i = 0; i < theta_.size(); ++i) theta_.data()[i] = n01(gen);
+    theta_ = theta_.rowwise().normalized().eval();
+    sorted_ref_ = sorted_projections(ref);
+  }
+  /// (mean over all directions of W2²)^{1/2} and max over the first `max_dirs` directions of W2.
+  std::pair<double, double> distances(const Mat& x, int max_dirs) const {
+    const Mat p = sorted_projections(x);
+    double acc = 0, best = 0;
+    for (Eigen::Index k = 0; k < p.cols(); ++k) {
+      const double w = wasserstein_1d_sorted(col(p, k), col(sorted_ref_, k), 2.0);
+      acc += w * w;
+      if (k < max_dirs) best = std::max(best, w);
+    }
+    return {std::sqrt(acc / double(p.cols())), best};
+  }
+
+ private:
+  /// n × P: column k holds the sorted projections of the n samples on direction k (contiguous).
+  Mat sorted_projections(const Mat& x) const {
+    Mat p = x.transpose() * theta_.transpose();
+    for (Eigen::Index k = 0; k < p.cols(); ++k) std::sort(p.col(k).data(), p.col(k).data() + p.rows());
+    return p;
+  }
+  static std::span<const double> col(const Mat& m, Eigen::Index k) {
+    return {m.col(k).data(), static_cast<std::size_t>(m.rows())};
+  }
+  Mat theta_;
+  Mat sorted_ref_;
+};
+
+/// The prior's isotropic denoiser on the VE schedule, with VJPs.
+struct IsoDenoiser {
+  const analytic::IsotropicMixture& prior;
+  VeEdm s;
+  Mat operator()(const Mat& x, double t) const {
+    const Coefficients c = coefficients(s, t);
+    return prior.denoise_isotropic(x, c.alpha, c.sigma);
+  }
+  Mat vjp(const Mat& x, double t, const Mat& v) const {
+    const Coefficients c = coefficients(s, t);
+    return prior.denoiser_vjp(x, c.alpha, c.sigma, v);
+  }
+};
+
+std::string cell_of(const ToyProblem& p, const ToyOptions& o) {
+  std::ostringstream s;
+  s << "d" << p.d() << "_dy" << p.dy();
+  if (o.protocol == "fixed" && o.problems_in.empty()) s << "_sy" << p.sigma_y;
+  return s.str();
+}
+
+/// Runs every selected method on one problem.
+std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress& prog, long& done,
+                             std::map<std::string, Mat>* keep) {
+  const VeEdm s;
+  const Eigen::Matrix<double, -1, -1, Eigen::RowMajor> a_rows = p.A;
+  const Op A(T{}, std::span<const double>(a_rows.data(), static_cast<std::size_t>(a_rows.size())), p.dy(), Shape{p.d()});
+  const auto post = p.prior.posterior(p.A, p.y, p.sigma_y);
+  std::mt19937_64 gen(p.seed * 7919 + 17);
+  const Mat ref = post.sample(o.ref_samples, gen);
+  const Projector proj(ref, o.projections, p.seed + 1);
+  const Vec post_mean = post.mean();
+  const std::string cell = cell_of(p, o);
+  std::vector<Row> rows;
+  const auto record = [&](const std::string& method, const Mat& x, int nfe, int vjp, double secs, bool distances = true) {
+    Row r{p.id, cell, method, p.d(), p.dy(), p.sigma_y, p.seed, nfe, vjp};
+    if (distances) std::tie(r.sw2, r.max_sw2) = proj.distances(x, o.max_sliced_directions);
+    r.mean_rmse = std::sqrt((x.colwise() - post_mean).colwise().squaredNorm().mean() / double(p.d()));
+    if (method != "eps-mean") r.mean_rmse = (x.rowwise().mean() - post_mean).norm() / std::sqrt(double(p.d()));
+    r.seconds = secs;
+    rows.push_back(r);
+    if (keep) (*keep)[method + (nfe > 1 ? "-" + std::to_string(nfe) : "")] = x;
+    prog.update(++done);
+  };
+  const auto selected = [&](const std::string& m) { return std::find(o.methods.begin(), o.methods.end(), m) != o.methods.end(); };
+  IsoDenoiser iso{p.prior, s};
+  auto exact = [&](const Pivot<Op>& pv) { return p.prior.denoise(pv); };
+  auto eps_d = posterior_denoiser(s, A, p.y, p.sigma_y, exact);
+  const auto x_init = [&](int steps) {
+    std::mt19937_64 g(p.seed * 104729 + 3);
+    EdmOptions e;
+    e.steps = steps;
+    return initial_noise(s, edm_grid(s, e).front(), T{}, o.samples, Shape{p.d()}, g);
+  };
+  const auto edm = [&](int steps) {
+    EdmOptions e;
+    e.steps = steps;
+    return e;
+  };
+
+  if (selected("floor")) {
+    Stopwatch w;
+    const Mat f = post.sample(o.samples, gen);
+    record("floor", f, 0, 0, w.seconds());
+  }
+  for (int nfe : o.nfe) {
+    if (selected("eps")) {
+      Stopwatch w;
+      const auto r = edm_sample(eps_d, s, x_init(nfe), edm(nfe));
+      record("eps", r.x, r.nfe, 0, w.seconds());
+    }
+    if (selected("oracle")) {
+      Stopwatch w;
+      auto oracle = [&](const Mat& x, double t) {
+        const Coefficients c = coefficients(s, t);
+        return Mat((x + c.sigma * c.sigma * post.score(x, c.alpha, c.sigma)) / c.alpha);
+      };
+      const auto r = edm_sample(oracle, s, x_init(nfe), edm(nfe));
+      record("oracle", r.x, r.nfe, 0, w.seconds());
+    }
+    if (selected("pigdm")) {
+      Stopwatch w;
+      int nv = 0;
+      auto d = pigdm_denoiser(iso, s, A, p.y, p.sigma_y, {}, &nv);
+      const auto r = edm_sample(d, s, x_init(nfe), edm(nfe));
+      record("pigdm", r.x, r.nfe, nv, w.seconds());
+    }
+    if (selected("ddnm")) {
+      Stopwatch w;
+      auto d = ddnm_denoiser(iso, s, A, p.y, p.sigma_y);
+      const auto r = edm_sample(d, s, x_init(nfe), edm(nfe));
+      record("ddnm", r.x, r.nfe, 0, w.seconds());
+    }
+    if (selected("ddrm")) {
+      Stopwatch w;
+      std::mt19937_64 g(p.seed * 31 + 5);
+      const auto r = ddrm_sample(iso, s, A, p.y, p.sigma_y, x_init(nfe), g, edm(nfe));
+      record("ddrm", r.x, r.nfe, 0, w.seconds());
+    }
+    if (selected("zero-shot")) {
+      Stopwatch w;
+      auto d = zero_shot_denoiser(iso, s, A, p.y, p.sigma_y);
+      const auto r = edm_sample(d, s, x_init(nfe), edm(nfe));
+      record("zero-shot", r.x, r.nfe, 0, w.seconds());
+    }
+  }
+  if (selected("eps-mean")) {
+    Stopwatch w;
+    const auto r = one_step_posterior_mean(eps_d, s, x_init(1), edm(1));
+    record("eps-mean", r.x, r.nfe, 0, w.seconds(), false);
+  }
+  if (selected("dps")) {
+    Stopwatch w;
+    const auto r = dps_sample(iso, s, A, p.y, x_init(o.dps_nfe), edm(o.dps_nfe), DpsOptions{o.dps_zeta});
+    record("dps", r.x, r.nfe, r.vjp, w.seconds());
+  }
+  return rows;
+}
+
+std::string fmt(double v, int prec = 4) {
+  if (!std::isfinite(v)) return "-";
+  std::ostringstream s;
+  s << std::setprecision(prec) << v;
+  return s.str();
+}
+
+json row_json(const Row& r) {
+  const auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  return {{"problem", r.problem}, {"cell", r.cell},       {"method", r.method},        {"d", r.d},
+          {"dy", r.dy},           {"sigma_y", r.sigma_y}, {"seed", r.seed},            {"nfe", r.nfe},
+          {"vjp", r.vjp},         {"sw2", num(r.sw2)},    {"max_sw2", num(r.max_sw2)}, {"mean_rmse", num(r.mean_rmse)},
+          {"seconds", r.seconds}};
+}
+
+std::string rows_csv(const std::vector<Row>& rows) {
+  std::ostringstream s;
+  s << std::setprecision(10);
+  s << "problem,cell,method,d,dy,sigma_y,seed,nfe,vjp,sw2,max_sw2,mean_rmse,seconds\n";
+  const auto num = [](double v) { return std::isfinite(v) ? [&] { std::ostringstream t; t << std::setprecision(10) << v; return t.str(); }() : std::string(); };
+  for (const Row& r : rows)
+    s << r.problem << "," << r.cell << "," << r.method << "," << r.d << "," << r.dy << "," << r.sigma_y << "," << r.seed << ","
+      << r.nfe << "," << r.vjp << "," << num(r.sw2) << "," << num(r.max_sw2) << "," << num(r.mean_rmse) << "," << r.seconds
+      << "\n";
+  return s.str();
+}
+
+struct Summary {
+  std::string cell, method;
+  int nfe;
+  double sw2_mean, sw2_sd, max_mean, rmse_mean, seconds;
+  int n;
+};
+
+std::vector<Summary> summarize(const std::vector<Row>& rows) {
+  std::map<std::tuple<std::string, std::string, int>, std::vector<const Row*>> g;
+  std::vector<std::tuple<std::string, std::string, int>> order;
+  for (const Row& r : rows) {
+    auto key = std::make_tuple(r.cell, r.method, r.nfe);
+    if (!g.count(key)) order.push_back(key);
+    g[key].push_back(&r);
+  }
+  std::vector<Summary> out;
+  for (const auto& key : order) {
+    const auto& v = g[key];
+    double a = 0, a2 = 0, m = 0, e = 0, sec = 0;
+    for (const Row* r : v) {
+      a += r->sw2;
+      a2 += r->sw2 * r->sw2;
+      m += r->max_sw2;
+      e += r->mean_rmse;
+      sec += r->seconds;
+    }
+    const double n = double(v.size());
+    out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), a / n,
+                   n > 1 ? std::sqrt(std::max(0.0, (a2 - a * a / n) / (n - 1))) : NAN, m / n, e / n, sec / n,
+                   static_cast<int>(v.size())});
+  }
+  return out;
+}
+
+bool have_gnuplot() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
+
+/// Per cell: distance against NFE per method (log x), floor dashed; and for the first problem a scatter of
+/// the first two coordinates of each method's samples over the exact posterior samples.
+void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
+                 const std::map<std::string, std::map<std::string, Mat>>& kept, const std::map<std::string, Mat>& refs) {
+  const fs::path pd = dir / "plots";
+  fs::create_directories(pd);
+  std::set<std::string> cells;
+  for (const auto& s : sums) cells.insert(s.cell);
+  std::ostringstream gp;
+  gp << "set terminal pngcairo noenhanced size 900,560 font 'sans,10'\nset datafile missing '-'\n";
+  for (const std::string& cell : cells) {
+    std::map<std::string, std::vector<std::pair<int, double>>> lines;
+    double floor = NAN;
+    for (const auto& s : sums) {
+      if (s.cell != cell || s.method == "eps-mean") continue;
+      if (s.method == "floor") floor = s.sw2_mean;
+      else lines[s.method].push_back({s.nfe, s.sw2_mean});
+    }
+    std::ostringstream dat;
+    int idx = 0;
+    std::vector<std::string> names;
+    for (auto& [m, pts] : lines) {
+      std::sort(pts.begin(), pts.end());
+      dat << "# " << m << "\n";
+      for (auto [n, v] : pts) dat << n << " " << v << "\n";
+      dat << "\n\n";
+      names.push_back(m);
+      ++idx;
+    }
+    write_file_atomic(pd / ("sw_" + cell + ".dat"), dat.str());
+    gp << "set output '" << (pd / ("sw_" + cell + ".png")).string() << "'\n"
+       << "set title 'sliced W2 to the exact posterior, " << cell << " (mean over problems)'\n"
+       << "set logscale x\nset logscale y\nset xlabel 'NFE per sample'\nset ylabel 'SW2'\nset key outside right\n"
+       << "set grid\nplot ";
+    for (int i = 0; i < idx; ++i)
+      gp << "'" << (pd / ("sw_" + cell + ".dat")).string() << "' index " << i << " with linespoints lw 2 pt 7 title '"
+         << names[static_cast<std::size_t>(i)] << "', ";
+    if (std::isfinite(floor)) gp << floor << " with lines dt 2 lw 2 lc rgb 'black' title 'MC floor'";
+    else gp << "NaN notitle";
+    gp << "\nunset logscale\nunset title\n";
+    // Scatter of the first problem of the cell.
+    const auto it = kept.find(cell);
+    if (it == kept.end() || !refs.count(cell)) continue;
+    const Mat& ref = refs.at(cell);
+    std::ostringstream rd;
+    for (Eigen::Index j = 0; j < std::min<Eigen::Index>(ref.cols(), 2000); ++j) rd << ref(0, j) << " " << ref(1, j) << "\n";
+    write_file_atomic(pd / ("ref_" + cell + ".dat"), rd.str());
+    const int n = static_cast<int>(it->second.size());
+    const int cols = 3, rows_n = (n + cols - 1) / cols;
+    gp << "set output '" << (pd / ("scatter_" + cell + ".png")).string() << "'\n"
+       << "set terminal pngcairo noenhanced size 1200," << 380 * rows_n << " font 'sans,9'\n"
+       << "set multiplot layout " << rows_n << "," << cols << " title 'coordinates (x_1, x_2): exact posterior (grey) and method samples, " << cell << "'\n"
+       << "unset key\nset xlabel 'x_1'\nset ylabel 'x_2'\n";
+    for (const auto& [m, x] : it->second) {
+      std::ostringstream md;
+      for (Eigen::Index j = 0; j < x.cols(); ++j) md << x(0, j) << " " << x(1, j) << "\n";
+      const fs::path f = pd / ("samples_" + cell + "_" + m + ".dat");
+      write_file_atomic(f, md.str());
+      gp << "set title '" << m << "'\nplot '" << (pd / ("ref_" + cell + ".dat")).string()
+         << "' with points pt 7 ps 0.3 lc rgb '#b0b0b0', '" << f.string() << "' with points pt 7 ps 0.3 lc rgb '#d62728'\n";
+    }
+    gp << "unset multiplot\nset terminal pngcairo noenhanced size 900,560 font 'sans,10'\n";
+  }
+  const fs::path script = pd / "plots.gp";
+  write_file_atomic(script, gp.str());
+  if (!have_gnuplot()) {
+    std::cerr << "eps toy gmm: gnuplot not found, plots skipped (install gnuplot-nox; the script is " << script << ")\n";
+    return;
+  }
+  const std::string cmd = "gnuplot '" + script.string() + "' 2>&1";
+  EPS_CHECK(std::system(cmd.c_str()) == 0, io_error, "gnuplot failed on ", script.string());
+}
+
+int run_toy(const ToyOptions& o) {
+  Stopwatch total;
+  for (const std::string& m : o.methods)
+    EPS_CHECK(std::find(kMethods.begin(), kMethods.end(), m) != kMethods.end(), value_error, "--methods: unknown method '", m,
+              "'; expected some of floor, eps, eps-mean, oracle, dps, pigdm, ddnm, ddrm, zero-shot");
+  EPS_CHECK(o.samples >= 2 && o.ref_samples >= 2, value_error, "--samples and --ref-samples must be >= 2");
+  EPS_CHECK(o.max_sliced_directions >= 1 && o.max_sliced_directions <= o.projections, value_error,
+            "--max-sliced-directions must lie in [1, --projections]");
+  std::vector<ToyProblem> problems;
+  if (!o.problems_in.empty()) {
+    json j;
+    try {
+      j = json::parse(read_file(o.problems_in));
+    } catch (const json::parse_error& e) {
+      eps::detail::raise<value_error>(o.problems_in, ": not valid JSON: ", e.what());
+    }
+    problems = problems_from_json(j);
+  } else {
+    for (int d : o.d)
+      for (int dy : o.dy) {
+        const std::vector<double> sys = o.protocol == "mcgdiff" ? std::vector<double>{NAN} : o.sigma_y;
+        for (double sy : sys)
+          for (int k = 0; k < o.seeds; ++k)
+            problems.push_back(draw_problem(o.protocol, d, dy, sy, o.seed + static_cast<std::uint64_t>(k)));
+      }
+  }
+  const fs::path out(o.out);
+  if (!o.problems_out.empty()) write_file_atomic(o.problems_out, problems_to_json(problems).dump(1) + "\n");
+
+  const long per_problem = static_cast<long>(o.methods.size() * o.nfe.size());
+  Progress prog("eps toy gmm", per_problem * static_cast<long>(problems.size()));
+  long done = 0;
+  std::vector<Row> rows;
+  std::map<std::string, std::map<std::string, Mat>> kept;
+  std::map<std::string, Mat> refs;
+  for (const ToyProblem& p : problems) {
+    const std::string cell = cell_of(p, o);
+    const bool first = !kept.count(cell) && o.plots;
+    std::map<std::string, Mat> k;
+    auto r = run_problem(p, o, prog, done, first ? &k : nullptr);
+    if (first) {
+      kept[cell] = std::move(k);
+      std::mt19937_64 g(p.seed + 99);
+      refs[cell] = p.prior.posterior(p.A, p.y, p.sigma_y).sample(2000, g);
+      kept[cell].erase("eps-mean");
+    }
+    rows.insert(rows.end(), r.begin(), r.end());
+  }
+  const auto sums = summarize(rows);
+
+  // Table.
+  std::cout << "eps toy gmm: exact Gaussian-mixture posterior benchmark (" << problems.size() << " problems, protocol "
+            << (o.problems_in.empty() ? o.protocol : "file " + o.problems_in) << ")\n"
+            << "  samples " << o.samples << " per method; exact reference " << o.ref_samples << " samples; SW2 over "
+            << o.projections << " random directions, max-SW2 over the first " << o.max_sliced_directions
+            << "; EDM grid (VE, 80 -> 0.002, rho 7)\n";
+  std::string last;
+  for (const auto& s : sums) {
+    if (s.cell != last) {
+      std::cout << "\n  " << s.cell << "\n    " << std::left << std::setw(11) << "method" << std::right << std::setw(6) << "NFE"
+                << std::setw(18) << "SW2 (mean±sd)" << std::setw(10) << "max-SW2" << std::setw(12) << "mean RMSE"
+                << std::setw(10) << "time[s]" << "\n";
+      last = s.cell;
+    }
+    std::ostringstream sw;
+    sw << fmt(s.sw2_mean) << (std::isfinite(s.sw2_sd) ? "±" + fmt(s.sw2_sd, 2) : "");
+    std::cout << "    " << std::left << std::setw(11) << s.method << std::right << std::setw(6) << s.nfe << std::setw(18)
+              << sw.str() << std::setw(10) << fmt(s.max_mean) << std::setw(12) << fmt(s.rmse_mean) << std::setw(10)
+              << fmt(s.seconds, 3) << "\n";
+  }
+  std::cout << "\n  floor: a fresh set of exact posterior samples; eps-mean: the 1-NFE posterior mean (its RMSE to E[x0|y]);\n"
+            << "  mean RMSE of the other rows: |sample mean - E[x0|y]|/sqrt(d).\n";
+
+  json j;
+  j["settings"] = {{"protocol", o.problems_in.empty() ? o.protocol : "file"}, {"samples", o.samples},
+                   {"ref_samples", o.ref_samples}, {"projections", o.projections},
+                   {"max_sliced_directions", o.max_sliced_directions}, {"nfe", o.nfe}, {"dps_nfe", o.dps_nfe},
+                   {"dps_zeta", o.dps_zeta}, {"schedule", "ve_edm"}, {"sampler", "edm_euler"}};
+  j["rows"] = json::array();
+  for (const Row& r : rows) j["rows"].push_back(row_json(r));
+  j["summary"] = json::array();
+  for (const auto& s : sums)
+    j["summary"].push_back({{"cell", s.cell}, {"method", s.method}, {"nfe", s.nfe}, {"problems", s.n},
+                            {"sw2_mean", std::isfinite(s.sw2_mean) ? json(s.sw2_mean) : json(nullptr)},
+                            {"sw2_sd", std::isfinite(s.sw2_sd) ? json(s.sw2_sd) : json(nullptr)},
+                            {"max_sw2_mean", std::isfinite(s.max_mean) ? json(s.max_mean) : json(nullptr)},
+                            {"mean_rmse", s.rmse_mean}, {"seconds", s.seconds}});
+  write_file_atomic(out / "results.json", j.dump(1) + "\n");
+  write_file_atomic(out / "results.csv", rows_csv(rows));
+  if (o.plots) write_plots(out, sums, kept, refs);
+  std::cout << "  wrote " << (out / "results.csv").string() << ", " << (out / "results.json").string()
+            << (o.plots ? ", plots in " + (out / "plots").string() : "") << "  (total " << fmt(total.seconds(), 3) << " s)\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_toy_command(CLI::App& app) {
+  auto* toy = app.add_subcommand("toy", "Analytic toy benchmarks");
+  toy->require_subcommand(1);
+  auto o = std::make_shared<ToyOptions>();
+  auto* g = toy->add_subcommand("gmm", "Exact Gaussian-mixture posterior benchmark: EPS vs baselines vs the true posterior");
+  g->add_option("--d", o->d, "Dimensions d_x (several allowed)")->delimiter(',')->check(CLI::Range(2, 100000))->capture_default_str();
+  g->add_option("--dy", o->dy, "Measurement dimensions d_y (several allowed)")->delimiter(',')->check(CLI::Range(1, 100000))->capture_default_str();
+  g->add_option("--sigma-y", o->sigma_y, "Measurement noise levels (protocol 'fixed')")->delimiter(',')->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  g->add_option("--protocol", o->protocol, "'fixed' (sigma_y from --sigma-y) or 'mcgdiff' (sigma_y = rand * max s)")
+      ->check(CLI::IsMember({"fixed", "mcgdiff"}))->capture_default_str();
+  g->add_option("--seeds", o->seeds, "Problems per cell")->check(CLI::Range(1, 10000))->capture_default_str();
+  g->add_option("--seed", o->seed, "First problem seed")->capture_default_str();
+  g->add_option("--nfe", o->nfe, "NFE (EDM Euler steps) for eps, oracle, pigdm, ddnm, ddrm, zero-shot")->delimiter(',')->check(CLI::Range(1, 100000))->capture_default_str();
+  g->add_option("--dps-nfe", o->dps_nfe, "NFE of DPS")->check(CLI::Range(1, 100000))->capture_default_str();
+  g->add_option("--dps-zeta", o->dps_zeta, "DPS step size zeta")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  g->add_option("--methods", o->methods, "Methods: floor, eps, eps-mean, oracle, dps, pigdm, ddnm, ddrm, zero-shot")->delimiter(',')->capture_default_str();
+  g->add_option("--samples", o->samples, "Samples per method")->check(CLI::Range(2, 10000000))->capture_default_str();
+  g->add_option("--ref-samples", o->ref_samples, "Exact posterior samples of the reference set")->check(CLI::Range(2, 10000000))->capture_default_str();
+  g->add_option("--projections", o->projections, "Random directions of the sliced distance")->check(CLI::Range(1, 1000000))->capture_default_str();
+  g->add_option("--max-sliced-directions", o->max_sliced_directions, "Directions of the max-sliced distance (the first of --projections)")->check(CLI::Range(1, 1000000))->capture_default_str();
+  g->add_option("--out", o->out, "Output directory (results.csv, results.json, plots/)")->capture_default_str();
+  g->add_option("--problems", o->problems_in, "Read the problems from this JSON file instead of drawing them")->check(CLI::ExistingFile);
+  g->add_option("--write-problems", o->problems_out, "Write the problems to this JSON file (atomically)");
+  g->add_flag("!--no-plots", o->plots, "Do not write plots");
+  g->callback([o] { throw CommandResult{run_toy(*o)}; });
+}
+
+}  // namespace eps::cli

@@ -1,0 +1,18 @@
+# Checks `eps posterior` output (JSON): the posterior score through the pivot equals the directly computed
+# one (relative 1e-10), and sizes are those of the problem (d = 3).
+file(READ "${JSON}" j)
+string(JSON r GET "${j}" score_relative_difference)
+if(r GREATER 1e-10)
+  message(FATAL_ERROR "score through the pivot differs from the direct score by ${r}")
+endif()
+foreach(key mu_star x_tilde posterior_mean posterior_score)
+  string(JSON n LENGTH "${j}" ${key})
+  if(NOT n EQUAL 3)
+    message(FATAL_ERROR "${key} has ${n} entries, expected 3")
+  endif()
+endforeach()
+string(JSON n LENGTH "${j}" sigma_star)
+if(NOT n EQUAL 3)
+  message(FATAL_ERROR "sigma_star has ${n} rows")
+endif()
+message(STATUS "posterior JSON ok (score difference ${r})")

@@ -1,0 +1,25 @@
+# The benchmark run on problems read back from the file it wrote (B) gives the same distances as the run
+# that drew them (A): the problems round-trip through JSON (17 significant digits; the weights are
+# renormalised on reading, which may move their last bit), so the distances agree to 1e-9 relative.
+file(READ "${A}" ja)
+file(READ "${B}" jb)
+string(JSON n LENGTH "${ja}" rows)
+string(JSON nb LENGTH "${jb}" rows)
+if(NOT n EQUAL nb)
+  message(FATAL_ERROR "${n} rows against ${nb}")
+endif()
+math(EXPR last "${n} - 1")
+foreach(i RANGE ${last})
+  string(JSON m GET "${ja}" rows ${i} method)
+  set(key sw2)
+  if(m STREQUAL "eps-mean")
+    set(key mean_rmse)  # the 1-NFE posterior mean has no sample distance
+  endif()
+  string(JSON a GET "${ja}" rows ${i} ${key})
+  string(JSON b GET "${jb}" rows ${i} ${key})
+  execute_process(COMMAND awk "BEGIN { d = ${a} - ${b}; if (d < 0) d = -d; exit !(d <= 1e-9 * ${a}) }" RESULT_VARIABLE bad)
+  if(bad)
+    message(FATAL_ERROR "row ${i} (${m}): ${key} ${a} from the drawn problems, ${b} from the file")
+  endif()
+endforeach()
+message(STATUS "round trip ok: ${n} rows agree")
