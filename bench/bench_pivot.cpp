@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Pivot-solve benchmarks (Eigen backend, float64): mask, 4×4 average pooling, 11×11 Gaussian blur and a
+// Pivot-solve benchmarks (Eigen and xtensor backends, float64): mask, 4×4 average pooling, 11×11 Gaussian blur and a
 // dense operator on batched images from ~1e3 to ~1e6 values, next to a plain copy of the same buffers in
 // the same run (bytes/s: read x_t and y, write x̃); and the scaling of the three solve paths (spectral,
 // conjugate gradients, dense Cholesky of the precision matrix). Results: docs/benchmarks.md.
@@ -9,6 +9,7 @@
 #include <random>
 
 #include "eps/backends/eigen.hpp"
+#include "eps/backends/xtensor.hpp"
 #include "eps/eps.hpp"
 
 namespace {
@@ -28,9 +29,10 @@ const eps::NoiseLevels kLevels{0.7, 0.7, 0.05};
 
 template <class Op>
 void run_pivot(benchmark::State& state, const Op& A, const Size& s) {
+  using TT = typename Op::tensor_type;
   std::mt19937_64 gen(1);
-  const T x = eps::randn(T{}, s.batch, A.in_shape(), gen);
-  const T y = eps::randn(T{}, s.batch, A.out_shape(), gen);
+  const TT x = eps::randn(TT{}, s.batch, A.in_shape(), gen);
+  const TT y = eps::randn(TT{}, s.batch, A.out_shape(), gen);
   eps::PivotOptions opt;
   opt.check_finite = false;
   for (auto _ : state) {
@@ -42,14 +44,16 @@ void run_pivot(benchmark::State& state, const Op& A, const Size& s) {
   state.counters["d"] = double(x.size());
 }
 
+/// Copies x and y (the pivot's inputs) into a preallocated buffer: the memory-bandwidth reference.
+template <class TT>
 void BM_copy(benchmark::State& state, Size s) {
   std::mt19937_64 gen(1);
-  const T x = eps::randn(T{}, s.batch, s.img.shape(), gen), y = eps::randn(T{}, s.batch, s.img.shape(), gen);
-  T out(x.rows(), x.cols());
+  const TT x = eps::randn(TT{}, s.batch, s.img.shape(), gen), y = eps::randn(TT{}, s.batch, s.img.shape(), gen);
+  TT out = x;
   for (auto _ : state) {
-    out = x;
+    std::copy(x.data(), x.data() + x.size(), out.data());
     benchmark::DoNotOptimize(out.data());
-    out = y;
+    std::copy(y.data(), y.data() + y.size(), out.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -57,13 +61,16 @@ void BM_copy(benchmark::State& state, Size s) {
   state.counters["d"] = double(x.size());
 }
 
+template <class TT>
 void BM_mask(benchmark::State& state, Size s) {
   std::mt19937_64 gen(2);
-  run_pivot(state, eps::Mask<T>(T{}, eps::random_mask(s.img, 0.7, gen), s.img.shape()), s);
+  run_pivot(state, eps::Mask<TT>(TT{}, eps::random_mask(s.img, 0.7, gen), s.img.shape()), s);
 }
-void BM_avgpool4(benchmark::State& state, Size s) { run_pivot(state, eps::AvgPool<T>(T{}, s.img, 4), s); }
+template <class TT>
+void BM_avgpool4(benchmark::State& state, Size s) { run_pivot(state, eps::AvgPool<TT>(TT{}, s.img, 4), s); }
+template <class TT>
 void BM_blur11(benchmark::State& state, Size s) {
-  run_pivot(state, eps::Blur<T>(T{}, s.img, eps::gaussian_kernel(11, 0.75 * s.img.height / 64.0 + 0.5)), s);
+  run_pivot(state, eps::Blur<TT>(TT{}, s.img, eps::gaussian_kernel(11, 0.75 * s.img.height / 64.0 + 0.5)), s);
 }
 void BM_dense(benchmark::State& state, Size s) {
   std::mt19937_64 gen(3);
@@ -99,10 +106,15 @@ void BM_path_dense(benchmark::State& state, eps::ImageShape img) {
 const bool registered = [] {
   for (const Size& s : kSizes) {
     const std::string tag = "/d=" + std::to_string(s.numel());
-    benchmark::RegisterBenchmark(("copy" + tag).c_str(), BM_copy, s)->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("pivot_mask" + tag).c_str(), BM_mask, s)->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("pivot_avgpool4" + tag).c_str(), BM_avgpool4, s)->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("pivot_blur11" + tag).c_str(), BM_blur11, s)->Unit(benchmark::kMicrosecond);
+    using X = eps::xtensor::Tensor<double>;
+    benchmark::RegisterBenchmark(("copy" + tag).c_str(), BM_copy<T>, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("pivot_mask" + tag).c_str(), BM_mask<T>, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("pivot_avgpool4" + tag).c_str(), BM_avgpool4<T>, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("pivot_blur11" + tag).c_str(), BM_blur11<T>, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("xtensor/copy" + tag).c_str(), BM_copy<X>, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("xtensor/pivot_mask" + tag).c_str(), BM_mask<X>, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("xtensor/pivot_avgpool4" + tag).c_str(), BM_avgpool4<X>, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("xtensor/pivot_blur11" + tag).c_str(), BM_blur11<X>, s)->Unit(benchmark::kMicrosecond);
     if (s.img.numel() <= 3 * 64 * 64)
       benchmark::RegisterBenchmark(("pivot_dense_m=d/4" + tag).c_str(), BM_dense, s)->Unit(benchmark::kMicrosecond);
   }

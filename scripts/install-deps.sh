@@ -3,7 +3,7 @@
 # apt-get, as root or through sudo. Usage: scripts/install-deps.sh [--bench] [--torch] [--xtensor]
 set -euo pipefail
 
-pkgs=(cmake g++ make pkg-config libeigen3-dev libfftw3-dev doctest-dev libcli11-dev nlohmann-json3-dev gnuplot-nox)
+pkgs=(cmake g++ make pkg-config libeigen3-dev libxtensor-dev libfftw3-dev doctest-dev libcli11-dev nlohmann-json3-dev gnuplot-nox)
 for arg in "$@"; do
   case "$arg" in
     --bench) pkgs+=(libbenchmark-dev) ;;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "eps/backend.hpp"
+#include "eps/backends/cpu_kernels.hpp"
 #include "eps/backends/fftw.hpp"
 
 namespace eps {
@@ -36,41 +37,23 @@ using real_of = typename Eigen::NumTraits<S>::Real;
 template <class S>
 using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
 
-inline index_t broadcast_extent(index_t a, index_t b, const char* what, const char* axis) {
-  EPS_CHECK(a == b || a == 1 || b == 1, shape_error, "eps(eigen)::", what, ": cannot broadcast ", axis, " extents ",
-            a, " and ", b, " (they must be equal or one of them 1)");
-  return std::max(a, b);
+template <class S>
+cpu::Batch<S> view(const Mat<S>& x) {
+  return {x.data(), x.rows(), x.cols()};
 }
 
 /// r(i, j) = f(a(i', j'), b(i'', j'')) with broadcasting of size-1 rows (whole sample) and columns (batch).
 template <class R, class A, class B, class F>
 Mat<R> broadcast(const Mat<A>& a, const Mat<B>& b, F f, const char* what) {
-  const index_t rows = broadcast_extent(a.rows(), b.rows(), what, "sample");
-  const index_t cols = broadcast_extent(a.cols(), b.cols(), what, "batch");
+  const index_t rows = cpu::broadcast_extent(a.rows(), b.rows(), "eigen", what, "sample");
+  const index_t cols = cpu::broadcast_extent(a.cols(), b.cols(), "eigen", what, "batch");
   Mat<R> r(rows, cols);
-  const bool sa = a.rows() != 1 || rows == 1, sb = b.rows() != 1 || rows == 1;
-  for (index_t j = 0; j < cols; ++j) {
-    const A* pa = a.data() + (a.cols() == 1 ? 0 : j * a.rows());
-    const B* pb = b.data() + (b.cols() == 1 ? 0 : j * b.rows());
-    R* pr = r.data() + j * rows;
-    if (sa && sb) {
-      for (index_t i = 0; i < rows; ++i) pr[i] = f(pa[i], pb[i]);
-    } else if (sa) {
-      const B bv = pb[0];
-      for (index_t i = 0; i < rows; ++i) pr[i] = f(pa[i], bv);
-    } else if (sb) {
-      const A av = pa[0];
-      for (index_t i = 0; i < rows; ++i) pr[i] = f(av, pb[i]);
-    } else {
-      pr[0] = f(pa[0], pb[0]);
-    }
-  }
+  cpu::broadcast<R>(view(a), view(b), r.data(), rows, cols, f);
   return r;
 }
 
 inline void check_image(index_t rows, const ImageShape& g, const char* what) {
-  EPS_CHECK(rows == g.numel(), shape_error, "eps(eigen)::", what, ": sample has ", rows,
-            " elements, expected C*H*W = ", g.numel());
+  cpu::check_image(rows, g, "eigen", what);
 }
 
 /// Traits shared by every scalar type of the Eigen family.
@@ -181,9 +164,8 @@ struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail
   static std::vector<double> to_host(const tensor_type& x) { return {x.data(), x.data() + x.size()}; }
   static tensor_type randn(const tensor_type&, index_t batch, const Shape& shape,
                            typename base::generator_type& gen) {
-    std::normal_distribution<double> n01;
     tensor_type r(eps::numel(shape), batch);
-    for (index_t i = 0; i < r.size(); ++i) r.data()[i] = static_cast<S>(n01(gen));
+    detail::cpu::randn(r.data(), r.size(), gen);
     return r;
   }
   static complex_tensor to_complex(const tensor_type& x) { return x.template cast<std::complex<S>>(); }
@@ -203,51 +185,25 @@ struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail
 
   static tensor_type block_sum(const tensor_type& x, const ImageShape& g, index_t kh, index_t kw) {
     detail::eigen::check_image(x.rows(), g, "block_sum");
-    const index_t h = g.height / kh, w = g.width / kw;
-    tensor_type r = tensor_type::Zero(g.channels * h * w, x.cols());
-    for (index_t b = 0; b < x.cols(); ++b) {
-      const S* in = x.data() + b * x.rows();
-      S* out = r.data() + b * r.rows();
-      for (index_t c = 0; c < g.channels; ++c)
-        for (index_t i = 0; i < g.height; ++i) {
-          const S* row = in + (c * g.height + i) * g.width;
-          S* orow = out + (c * h + i / kh) * w;
-          for (index_t j = 0; j < g.width; ++j) orow[j / kw] += row[j];
-        }
-    }
+    tensor_type r = tensor_type::Zero(g.channels * (g.height / kh) * (g.width / kw), x.cols());
+    detail::cpu::block_sum(detail::eigen::view(x), g, kh, kw, r.data());
     return r;
   }
   static tensor_type block_repeat(const tensor_type& y, const ImageShape& s, index_t kh, index_t kw) {
     detail::eigen::check_image(y.rows(), s, "block_repeat");
-    const index_t H = s.height * kh, W = s.width * kw;
-    tensor_type r(s.channels * H * W, y.cols());
-    for (index_t b = 0; b < y.cols(); ++b) {
-      const S* in = y.data() + b * y.rows();
-      S* out = r.data() + b * r.rows();
-      for (index_t c = 0; c < s.channels; ++c)
-        for (index_t i = 0; i < H; ++i) {
-          const S* irow = in + (c * s.height + i / kh) * s.width;
-          S* orow = out + (c * H + i) * W;
-          for (index_t j = 0; j < W; ++j) orow[j] = irow[j / kw];
-        }
-    }
+    tensor_type r(s.channels * s.height * kh * s.width * kw, y.cols());
+    detail::cpu::block_repeat(detail::eigen::view(y), s, kh, kw, r.data());
     return r;
   }
   static tensor_type channel_sum(const tensor_type& x, const ImageShape& g, std::span<const double> w) {
     detail::eigen::check_image(x.rows(), g, "channel_sum");
-    const index_t hw = g.height * g.width;
-    tensor_type r = tensor_type::Zero(hw, x.cols());
-    for (index_t c = 0; c < g.channels; ++c)
-      r += static_cast<S>(w[static_cast<std::size_t>(c)]) * x.middleRows(c * hw, hw);
+    tensor_type r(g.height * g.width, x.cols());
+    detail::cpu::channel_sum(detail::eigen::view(x), g, w, r.data());
     return r;
   }
   static tensor_type channel_expand(const tensor_type& y, const ImageShape& g, std::span<const double> w) {
-    const index_t hw = g.height * g.width;
-    EPS_CHECK(y.rows() == hw, shape_error, "eps(eigen)::channel_expand: sample has ", y.rows(),
-              " elements, expected H*W = ", hw);
     tensor_type r(g.numel(), y.cols());
-    for (index_t c = 0; c < g.channels; ++c)
-      r.middleRows(c * hw, hw) = static_cast<S>(w[static_cast<std::size_t>(c)]) * y;
+    detail::cpu::channel_expand(detail::eigen::view(y), g, w, r.data());
     return r;
   }
 
