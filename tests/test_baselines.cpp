@@ -20,20 +20,6 @@ analytic::IsotropicMixture random_isotropic(Eigen::Index d, int K, std::mt19937_
   return analytic::IsotropicMixture(w, 1.5 * randn_mat(d, K, gen), c);
 }
 
-/// The isotropic mixture as a differentiable denoiser (x, t) of a schedule.
-template <class S>
-struct MixtureDenoiser {
-  const analytic::IsotropicMixture& prior;
-  S s;
-  Mat operator()(const Mat& x, double t) const {
-    const Coefficients c = coefficients(s, t);
-    return prior.denoise_isotropic(x, c.alpha, c.sigma);
-  }
-  Mat vjp(const Mat& x, double t, const Mat& v) const {
-    const Coefficients c = coefficients(s, t);
-    return prior.denoiser_vjp(x, c.alpha, c.sigma, v);
-  }
-};
 }  // namespace
 
 TEST_CASE("isotropic mixture: fast closed forms equal the general full-covariance ones") {
@@ -140,7 +126,7 @@ TEST_CASE("baselines: single steps against hand computations on a 2-D Gaussian")
   const double c = 1.0;  // c = 1: ΠGDM's r_t² is then the exact posterior variance
   const analytic::IsotropicMixture prior({1.0}, m, {c});
   const VeEdm s;
-  MixtureDenoiser<VeEdm> D{prior, s};
+  analytic::ScheduledDenoiser<analytic::IsotropicMixture, VeEdm> D{prior, s};
   const Mat a{{0.8, 0.3}};  // 1 × 2
   const Dense<T> A(T{}, std::vector<double>{0.8, 0.3}, 1, g.shape());
   const Mat y{{0.7}}, x = Mat(Vec{{1.3, -0.4}});

@@ -47,6 +47,7 @@ struct ToyOptions {
   int max_sliced_directions = 100;
   std::string out = "toy_gmm";
   std::string problems_in, problems_out;
+  std::string init = "exact";
   bool plots = true;
 };
 
@@ -97,20 +98,6 @@ class Projector {
   Mat sorted_ref_;
 };
 
-/// The prior's isotropic denoiser on the VE schedule, with VJPs.
-struct IsoDenoiser {
-  const analytic::IsotropicMixture& prior;
-  VeEdm s;
-  Mat operator()(const Mat& x, double t) const {
-    const Coefficients c = coefficients(s, t);
-    return prior.denoise_isotropic(x, c.alpha, c.sigma);
-  }
-  Mat vjp(const Mat& x, double t, const Mat& v) const {
-    const Coefficients c = coefficients(s, t);
-    return prior.denoiser_vjp(x, c.alpha, c.sigma, v);
-  }
-};
-
 std::string cell_of(const ToyProblem& p, const ToyOptions& o) {
   std::ostringstream s;
   s << "d" << p.d() << "_dy" << p.dy();
@@ -142,14 +129,21 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
     prog.update(++done);
   };
   const auto selected = [&](const std::string& m) { return std::find(o.methods.begin(), o.methods.end(), m) != o.methods.end(); };
-  IsoDenoiser iso{p.prior, s};
+  analytic::ScheduledDenoiser<analytic::IsotropicMixture, VeEdm> iso{p.prior, s};
   auto exact = [&](const Pivot<Op>& pv) { return p.prior.denoise(pv); };
   auto eps_d = posterior_denoiser(s, A, p.y, p.sigma_y, exact);
+  // The initial state at the top of the grid, the same for every method: 'exact' draws it from
+  // p(x_T | y) (α x0 + σ ε with x0 from the exact posterior), so that only the sampler and its guidance
+  // are compared; 'noise' is the usual σ(t0)·ε, whose mismatch with p(x_T | y) is KL ≈ ‖μ‖²/(2σ_max²) per
+  // component: not negligible here (‖μ‖ up to 16√d against σ_max = 80).
   const auto x_init = [&](int steps) {
     std::mt19937_64 g(p.seed * 104729 + 3);
     EdmOptions e;
     e.steps = steps;
-    return initial_noise(s, edm_grid(s, e).front(), T{}, o.samples, Shape{p.d()}, g);
+    const double t0 = edm_grid(s, e).front();
+    Mat x = initial_noise(s, t0, T{}, o.samples, Shape{p.d()}, g);
+    if (o.init == "exact") x += coefficients(s, t0).alpha * post.sample(o.samples, g);
+    return x;
   };
   const auto edm = [&](int steps) {
     EdmOptions e;
@@ -407,7 +401,7 @@ int run_toy(const ToyOptions& o) {
             << (o.problems_in.empty() ? o.protocol : "file " + o.problems_in) << ")\n"
             << "  samples " << o.samples << " per method; exact reference " << o.ref_samples << " samples; SW2 over "
             << o.projections << " random directions, max-SW2 over the first " << o.max_sliced_directions
-            << "; EDM grid (VE, 80 -> 0.002, rho 7)\n";
+            << "; EDM grid (VE, 80 -> 0.002, rho 7); initial state: " << o.init << "\n";
   std::string last;
   for (const auto& s : sums) {
     if (s.cell != last) {
@@ -429,7 +423,7 @@ int run_toy(const ToyOptions& o) {
   j["settings"] = {{"protocol", o.problems_in.empty() ? o.protocol : "file"}, {"samples", o.samples},
                    {"ref_samples", o.ref_samples}, {"projections", o.projections},
                    {"max_sliced_directions", o.max_sliced_directions}, {"nfe", o.nfe}, {"dps_nfe", o.dps_nfe},
-                   {"dps_zeta", o.dps_zeta}, {"schedule", "ve_edm"}, {"sampler", "edm_euler"}};
+                   {"dps_zeta", o.dps_zeta}, {"schedule", "ve_edm"}, {"sampler", "edm_euler"}, {"init", o.init}};
   j["rows"] = json::array();
   for (const Row& r : rows) j["rows"].push_back(row_json(r));
   j["summary"] = json::array();
@@ -469,6 +463,8 @@ void add_toy_command(CLI::App& app) {
   g->add_option("--ref-samples", o->ref_samples, "Exact posterior samples of the reference set")->check(CLI::Range(2, 10000000))->capture_default_str();
   g->add_option("--projections", o->projections, "Random directions of the sliced distance")->check(CLI::Range(1, 1000000))->capture_default_str();
   g->add_option("--max-sliced-directions", o->max_sliced_directions, "Directions of the max-sliced distance (the first of --projections)")->check(CLI::Range(1, 1000000))->capture_default_str();
+  g->add_option("--init", o->init, "Initial state: 'exact' (drawn from p(x_T | y)) or 'noise' (sigma_max * eps)")
+      ->check(CLI::IsMember({"exact", "noise"}))->capture_default_str();
   g->add_option("--out", o->out, "Output directory (results.csv, results.json, plots/)")->capture_default_str();
   g->add_option("--problems", o->problems_in, "Read the problems from this JSON file instead of drawing them")->check(CLI::ExistingFile);
   g->add_option("--write-problems", o->problems_out, "Write the problems to this JSON file (atomically)");

@@ -341,4 +341,21 @@ class IsotropicMixture {
   std::vector<double> c_;
 };
 
+/// A prior's isotropic denoiser E[x0 | x_t] on a schedule, with vector-Jacobian products: an
+/// `eps::DifferentiableDenoiser` for the samplers and the baselines (any prior with `denoise_isotropic`
+/// and `denoiser_vjp`: IsotropicMixture, GaussianMixture). Holds a reference to the prior.
+template <class Prior, Schedule S>
+struct ScheduledDenoiser {
+  const Prior& prior;
+  S schedule;
+  Mat operator()(const Mat& x, double t) const {
+    const Coefficients c = coefficients(schedule, t);
+    return prior.denoise_isotropic(x, c.alpha, c.sigma);
+  }
+  Mat vjp(const Mat& x, double t, const Mat& v) const {
+    const Coefficients c = coefficients(schedule, t);
+    return prior.denoiser_vjp(x, c.alpha, c.sigma, v);
+  }
+};
+
 }  // namespace eps::analytic
