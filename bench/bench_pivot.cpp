@@ -4,6 +4,7 @@
 // the same run (bytes/s: read x_t and y, write x̃); and the scaling of the three solve paths (spectral,
 // conjugate gradients, dense Cholesky of the precision matrix). Results: docs/benchmarks.md.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <Eigen/Dense>
 #include <random>
@@ -104,6 +105,10 @@ void BM_path_dense(benchmark::State& state, eps::ImageShape img) {
 }
 
 const bool registered = [] {
+  // As in the eps program: keep large temporaries on the heap instead of a fresh mmap (and its page
+  // faults) per allocation, so that timings measure the arithmetic (shared/notes/TOOLCHAIN.md).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   for (const Size& s : kSizes) {
     const std::string tag = "/d=" + std::to_string(s.numel());
     using X = eps::xtensor::Tensor<double>;
