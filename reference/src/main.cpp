@@ -26,18 +26,12 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const eps::cli::CommandResult& r) {
     return r.code;
-  } catch (const eps::shape_error& e) {
-    std::cerr << "eps: error: " << e.what() << "\n";
-    return 2;
-  } catch (const eps::value_error& e) {
-    std::cerr << "eps: error: " << e.what() << "\n";
-    return 2;
-  } catch (const eps::io_error& e) {
-    std::cerr << "eps: error: " << e.what() << "\n";
-    return 2;
   } catch (const std::exception& e) {
     std::cerr << "eps: error: " << e.what() << "\n";
-    return 1;
+    // Bad input (shapes, values, files) is exit code 2; anything else (numerics, internal) is 1.
+    const bool bad_input = dynamic_cast<const eps::shape_error*>(&e) || dynamic_cast<const eps::value_error*>(&e) ||
+                           dynamic_cast<const eps::io_error*>(&e);
+    return bad_input ? 2 : 1;
   }
   return 0;
 }

@@ -106,8 +106,9 @@ std::string cell_of(const ToyProblem& p, const ToyOptions& o) {
 }
 
 /// Runs every selected method on one problem.
+/// With `keep`, also returns every method's samples and (in `ref_out`) the exact reference set.
 std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress& prog, long& done,
-                             std::map<std::string, Mat>* keep) {
+                             std::map<std::string, Mat>* keep, Mat* ref_out) {
   const VeEdm s;
   const Eigen::Matrix<double, -1, -1, Eigen::RowMajor> a_rows = p.A;
   const Op A(T{}, std::span<const double>(a_rows.data(), static_cast<std::size_t>(a_rows.size())), p.dy(), Shape{p.d()});
@@ -115,14 +116,16 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
   std::mt19937_64 gen(p.seed * 7919 + 17);
   const Mat ref = post.sample(o.ref_samples, gen);
   const Projector proj(ref, o.projections, p.seed + 1);
+  if (ref_out) *ref_out = ref;
   const Vec post_mean = post.mean();
   const std::string cell = cell_of(p, o);
   std::vector<Row> rows;
   const auto record = [&](const std::string& method, const Mat& x, int nfe, int vjp, double secs, bool distances = true) {
     Row r{p.id, cell, method, p.d(), p.dy(), p.sigma_y, p.seed, nfe, vjp};
     if (distances) std::tie(r.sw2, r.max_sw2) = proj.distances(x, o.max_sliced_directions);
-    r.mean_rmse = std::sqrt((x.colwise() - post_mean).colwise().squaredNorm().mean() / double(p.d()));
-    if (method != "eps-mean") r.mean_rmse = (x.rowwise().mean() - post_mean).norm() / std::sqrt(double(p.d()));
+    r.mean_rmse = method == "eps-mean"
+                      ? std::sqrt((x.colwise() - post_mean).colwise().squaredNorm().mean() / double(p.d()))
+                      : (x.rowwise().mean() - post_mean).norm() / std::sqrt(double(p.d()));
     r.seconds = secs;
     rows.push_back(r);
     if (keep) (*keep)[method + (nfe > 1 ? "-" + std::to_string(nfe) : "")] = x;
@@ -157,45 +160,31 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
     record("floor", f, 0, 0, w.seconds());
   }
   for (int nfe : o.nfe) {
-    if (selected("eps")) {
+    const Mat x_T = x_init(nfe);  // the same initial state for every method at this NFE
+    // EDM Euler with a denoiser; `vjp` points at the denoiser's VJP counter, if it has one.
+    const auto run_edm = [&](const std::string& method, auto&& denoiser, const int* vjp) {
       Stopwatch w;
-      const auto r = edm_sample(eps_d, s, x_init(nfe), edm(nfe));
-      record("eps", r.x, r.nfe, 0, w.seconds());
-    }
-    if (selected("oracle")) {
-      Stopwatch w;
-      auto oracle = [&](const Mat& x, double t) {
+      const auto r = edm_sample(denoiser, s, x_T, edm(nfe));
+      record(method, r.x, r.nfe, vjp ? *vjp : 0, w.seconds());
+    };
+    if (selected("eps")) run_edm("eps", eps_d, nullptr);
+    if (selected("oracle"))
+      run_edm("oracle", [&](const Mat& x, double t) {
         const Coefficients c = coefficients(s, t);
         return Mat((x + c.sigma * c.sigma * post.score(x, c.alpha, c.sigma)) / c.alpha);
-      };
-      const auto r = edm_sample(oracle, s, x_init(nfe), edm(nfe));
-      record("oracle", r.x, r.nfe, 0, w.seconds());
-    }
+      }, nullptr);
     if (selected("pigdm")) {
-      Stopwatch w;
       int nv = 0;
-      auto d = pigdm_denoiser(iso, s, A, p.y, p.sigma_y, {}, &nv);
-      const auto r = edm_sample(d, s, x_init(nfe), edm(nfe));
-      record("pigdm", r.x, r.nfe, nv, w.seconds());
+      run_edm("pigdm", pigdm_denoiser(iso, s, A, p.y, p.sigma_y, {}, &nv), &nv);
     }
-    if (selected("ddnm")) {
-      Stopwatch w;
-      auto d = ddnm_denoiser(iso, s, A, p.y, p.sigma_y);
-      const auto r = edm_sample(d, s, x_init(nfe), edm(nfe));
-      record("ddnm", r.x, r.nfe, 0, w.seconds());
-    }
+    if (selected("ddnm")) run_edm("ddnm", ddnm_denoiser(iso, s, A, p.y, p.sigma_y), nullptr);
     if (selected("ddrm")) {
       Stopwatch w;
       std::mt19937_64 g(p.seed * 31 + 5);
-      const auto r = ddrm_sample(iso, s, A, p.y, p.sigma_y, x_init(nfe), g, edm(nfe));
+      const auto r = ddrm_sample(iso, s, A, p.y, p.sigma_y, x_T, g, edm(nfe));
       record("ddrm", r.x, r.nfe, 0, w.seconds());
     }
-    if (selected("zero-shot")) {
-      Stopwatch w;
-      auto d = zero_shot_denoiser(iso, s, A, p.y, p.sigma_y);
-      const auto r = edm_sample(d, s, x_init(nfe), edm(nfe));
-      record("zero-shot", r.x, r.nfe, 0, w.seconds());
-    }
+    if (selected("zero-shot")) run_edm("zero-shot", zero_shot_denoiser(iso, s, A, p.y, p.sigma_y), nullptr);
   }
   if (selected("eps-mean")) {
     Stopwatch w;
@@ -385,11 +374,11 @@ int run_toy(const ToyOptions& o) {
     const std::string cell = cell_of(p, o);
     const bool first = !kept.count(cell) && o.plots;
     std::map<std::string, Mat> k;
-    auto r = run_problem(p, o, prog, done, first ? &k : nullptr);
+    Mat ref;
+    auto r = run_problem(p, o, prog, done, first ? &k : nullptr, first ? &ref : nullptr);
     if (first) {
       kept[cell] = std::move(k);
-      std::mt19937_64 g(p.seed + 99);
-      refs[cell] = p.prior.posterior(p.A, p.y, p.sigma_y).sample(2000, g);
+      refs[cell] = std::move(ref);  // the plot shows its first 2000 samples
       kept[cell].erase("eps-mean");
     }
     rows.insert(rows.end(), r.begin(), r.end());
