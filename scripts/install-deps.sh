@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages eps needs that are missing on this machine (nothing else), with
-# apt-get, as root or through sudo. Usage: scripts/install-deps.sh [--bench] [--torch] [--xtensor]
+# apt-get, as root or through sudo. Usage: scripts/install-deps.sh [--bench]
+# LibTorch (libtorch-dev, CPU) comes with libopenblas0-openmp: without it LibTorch falls back to the
+# reference BLAS (20-30x slower matrix products; shared/notes/TOOLCHAIN.md).
 set -euo pipefail
 
-pkgs=(cmake g++ make pkg-config libeigen3-dev libxtensor-dev libfftw3-dev doctest-dev libcli11-dev nlohmann-json3-dev gnuplot-nox)
+pkgs=(cmake g++ make pkg-config libeigen3-dev libxtensor-dev libfftw3-dev doctest-dev libcli11-dev nlohmann-json3-dev gnuplot-nox
+      libtorch-dev libopenblas0-openmp)
 for arg in "$@"; do
   case "$arg" in
     --bench) pkgs+=(libbenchmark-dev) ;;

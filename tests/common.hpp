@@ -60,11 +60,11 @@ inline std::vector<double> row_major(const Mat& a) {
 /// An asymmetric kernel with |ĥ| ≥ 0.4 everywhere (well conditioned, non-trivial phases).
 inline Kernel skew_kernel() { return Kernel{3, 3, {0.0, 0.1, 0.0, 0.05, 0.7, 0.15, 0.0, 0.0, 0.0}}; }
 
-/// The operator zoo: every operator of the library at a small size (d ≤ 48), built for tensor type T.
-/// Spectral ones first, then the matrix-free ones (composition, and a matrix-free view).
+/// The operator zoo: every operator of the library at a small size (d ≤ 48), built for tensor type T
+/// with `like`'s dtype and device. Spectral ones first, then the matrix-free ones (composition, and a
+/// matrix-free view). The host data depend on `seed` only, so every backend gets the same operators.
 template <class T>
-auto operator_zoo(std::uint64_t seed = 7) {
-  const T like;
+auto operator_zoo(std::uint64_t seed = 7, const T& like = T{}) {
   std::mt19937_64 gen(seed);
   const ImageShape g{2, 3, 4}, gp{2, 4, 6}, gc{3, 3, 4}, gb{2, 4, 5};
   Mask<T> mask(like, random_mask(g, 0.5, gen), g.shape());
@@ -77,8 +77,8 @@ auto operator_zoo(std::uint64_t seed = 7) {
 
 /// Calls f(op) for every operator of the zoo.
 template <class T, class F>
-void for_each_operator(F&& f, std::uint64_t seed = 7) {
-  std::apply([&](const auto&... op) { (f(op), ...); }, operator_zoo<T>(seed));
+void for_each_operator(F&& f, std::uint64_t seed = 7, const T& like = T{}) {
+  std::apply([&](const auto&... op) { (f(op), ...); }, operator_zoo<T>(seed, like));
 }
 
 /// The schedules of MATH.md §1, plus a custom one (α = cos²(πt/2)... via callables).

@@ -147,7 +147,7 @@ template <Tensor T> real_tensor_t<T> zeros(const T& like, index_t batch, const S
 }
 /// Real zeros shaped as `x`.
 template <Tensor T> real_tensor_t<T> zeros_like(const T& x) {
-  return backend_traits<T>::zeros(x, batch(x), sample_shape(x));
+  return backend_traits<T>::zeros(x, eps::batch(x), eps::sample_shape(x));
 }
 /// A real tensor from host values in batch-major, row-major order, with the dtype/device of `like`.
 template <Tensor T> real_tensor_t<T> from_host(const T& like, std::span<const double> v, index_t batch,
@@ -198,7 +198,7 @@ template <Tensor T> std::vector<double> dot_batch(const T& a, const T& b) {
   return backend_traits<T>::dot_batch(a, b);
 }
 /// Per-sample squared norms.
-template <Tensor T> std::vector<double> norm2_batch(const T& a) { return dot_batch(a, a); }
+template <Tensor T> std::vector<double> norm2_batch(const T& a) { return eps::dot_batch(a, a); }
 /// True when every element is finite.
 template <Tensor T> bool all_finite(const T& x) { return backend_traits<T>::all_finite(x); }
 /// max |x_i| over the whole tensor (0 for an empty tensor).
@@ -209,7 +209,7 @@ template <RealTensor T> T randn(const T& like, index_t batch, const Shape& shape
 }
 /// Standard normal draws shaped as `x`.
 template <RealTensor T> T randn_like(const T& x, generator_t<T>& gen) {
-  return randn(x, batch(x), sample_shape(x), gen);
+  return eps::randn(x, eps::batch(x), eps::sample_shape(x), gen);
 }
 /// Unitary 2-D DFT over (H, W) of every channel of every sample (forward, e^{-2πi k·n/N} / √(HW)).
 template <Tensor C> C fft2(const C& x, const ImageShape& g) { return backend_traits<C>::fft2(x, g); }
@@ -248,23 +248,23 @@ template <SvdTensor T> SvdRows<T> svd_rows(const T& rows) { return backend_trait
 
 /// x_b · v_b for per-sample scalars v (a plain scale when v is uniform).
 template <Tensor T> T scale_batch(const T& x, const BatchValues& v) {
-  if (v.is_uniform()) return scale(x, v[0]);
-  return mul(x, batch_scalars(x, v));
+  if (v.is_uniform()) return eps::scale(x, v[0]);
+  return eps::mul(x, eps::batch_scalars(x, v));
 }
 
 /// Throws shape_error unless x has `batch` samples (or `batch` < 0) of the expected shape.
 /// Backends that do not track shapes (Eigen) are checked on the number of elements only.
 template <Tensor T>
 void check_sample(const T& x, const Shape& expected, const char* where, const char* name, index_t batch_size = -1) {
-  const index_t b = batch(x);
+  const index_t b = eps::batch(x);
   EPS_CHECK(batch_size < 0 || b == batch_size, shape_error, where, ": ", name, " has batch size ", b,
             ", expected ", batch_size);
   if constexpr (backend_traits<T>::tracks_shape) {
-    const Shape got = sample_shape(x);
+    const Shape got = eps::sample_shape(x);
     EPS_CHECK(got == expected, shape_error, where, ": ", name, " has sample shape ", to_string(got),
               ", expected ", to_string(expected));
   } else {
-    const index_t n = sample_numel(x);
+    const index_t n = eps::sample_numel(x);
     EPS_CHECK(n == numel(expected), shape_error, where, ": ", name, " has ", n, " elements per sample, expected ",
               numel(expected), " (shape ", to_string(expected), ")");
   }
@@ -273,7 +273,7 @@ void check_sample(const T& x, const Shape& expected, const char* where, const ch
 /// Throws value_error unless every element of x is finite.
 template <Tensor T>
 void check_finite(const T& x, const char* where, const char* name) {
-  EPS_CHECK(all_finite(x), value_error, where, ": ", name, " contains NaN or infinite values");
+  EPS_CHECK(eps::all_finite(x), value_error, where, ": ", name, " contains NaN or infinite values");
 }
 
 /// Throws shape_error unless two batch sizes can be broadcast (equal, or one of them is 1).

@@ -39,8 +39,8 @@ namespace detail {
 template <Tensor T>
 T edm_euler_step(const T& x, const T& x0, const Coefficients& c, const Coefficients& cn, bool last) {
   const double r = c.sigma / c.alpha, rn = last ? 0.0 : cn.sigma / cn.alpha;
-  const T xb = scale(x, 1 / c.alpha);
-  return scale(add(xb, scale(sub(xb, x0), (rn - r) / r)), cn.alpha);
+  const T xb = eps::scale(x, 1 / c.alpha);
+  return eps::scale(eps::add(xb, eps::scale(eps::sub(xb, x0), (rn - r) / r)), cn.alpha);
 }
 
 inline BatchValues inverse_or_zero(const std::vector<double>& v, bool sqrt_first) {
@@ -70,8 +70,8 @@ SampleResult<typename Op::tensor_type> dps_sample(D& denoiser, const S& s, const
   constexpr const char* where = "eps::dps_sample";
   EPS_CHECK(o.steps >= 1, value_error, where, ": steps must be >= 1, got ", o.steps);
   EPS_CHECK(dps.zeta >= 0 && std::isfinite(dps.zeta), value_error, where, ": zeta must be finite and >= 0, got ", dps.zeta);
-  check_sample(x, A.in_shape(), where, "x");
-  check_sample(y, A.out_shape(), where, "y");
+  eps::check_sample(x, A.in_shape(), where, "x");
+  eps::check_sample(y, A.out_shape(), where, "y");
   const std::vector<double> ts = edm_grid(s, o);
   const int n = static_cast<int>(ts.size()) - 1;
   SampleResult<T> out{x, 0};
@@ -80,12 +80,12 @@ SampleResult<typename Op::tensor_type> dps_sample(D& denoiser, const S& s, const
     const Coefficients c = coefficients(s, t), cn = coefficients(s, tn);
     const T x0 = denoiser(out.x, t);
     ++out.nfe;
-    const T r = sub(y, A.apply(x0));
+    const T r = eps::sub(y, A.apply(x0));
     // ∇_x ‖r‖ = −Jᵀ Aᵀ r / ‖r‖, so x − ζ ∇ = x + ζ Jᵀ Aᵀ r/‖r‖.
-    const T w = scale_batch(A.apply_adjoint(r), detail::inverse_or_zero(norm2_batch(r), true));
+    const T w = eps::scale_batch(A.apply_adjoint(r), detail::inverse_or_zero(eps::norm2_batch(r), true));
     const T g = denoiser.vjp(out.x, t, w);
     ++out.vjp;
-    out.x = add(detail::edm_euler_step(out.x, x0, c, cn, i + 1 == n), scale(g, dps.zeta));
+    out.x = eps::add(detail::edm_euler_step(out.x, x0, c, cn, i + 1 == n), eps::scale(g, dps.zeta));
     detail::notify(cb, i, n, t, tn, out.x, x0, out.nfe);
   }
   return out;
@@ -110,17 +110,17 @@ auto pigdm_denoiser(D& denoiser, S s, Op A, typename Op::tensor_type y, double s
     EPS_CHECK(c.alpha > 0 && c.sigma > 0, domain_error, "eps::pigdm_denoiser: needs alpha, sigma > 0, got t = ", t);
     const T x0 = denoiser(x, t);
     const double r2 = c.sigma * c.sigma / (c.alpha * c.alpha + c.sigma * c.sigma), sy2 = sigma_y * sigma_y;
-    const T res = sub(y, A.apply(x0));
+    const T res = eps::sub(y, A.apply(x0));
     const auto cy = A.apply_ut(res);
     const auto sv = A.singular_values();
-    const auto den = add_scalar(scale(mul(sv, sv), r2), sy2);
-    const auto z = zero_indicator(den);
-    const auto inv = sub(div(real_tensor_t<T>(add_scalar(zeros_like(den), 1.0)), add(den, z)), z);  // 1/den, 0 where den = 0
-    T sol = A.apply_u(mul(cy, inv));
-    if (sy2 > 0) sol = add(sol, scale(sub(res, A.apply_u(cy)), 1 / sy2));  // outside range U (a thin U)
+    const auto den = eps::add_scalar(eps::scale(eps::mul(sv, sv), r2), sy2);
+    const auto z = eps::zero_indicator(den);
+    const auto inv = eps::sub(eps::div(real_tensor_t<T>(eps::add_scalar(eps::zeros_like(den), 1.0)), eps::add(den, z)), z);  // 1/den, 0 where den = 0
+    T sol = A.apply_u(eps::mul(cy, inv));
+    if (sy2 > 0) sol = eps::add(sol, eps::scale(eps::sub(res, A.apply_u(cy)), 1 / sy2));  // outside range U (a thin U)
     const T g = denoiser.vjp(x, t, A.apply_adjoint(sol));
     if (vjp_count) ++*vjp_count;
-    return add(x0, scale(g, opt.scale * c.sigma * c.sigma / c.alpha));
+    return eps::add(x0, eps::scale(g, opt.scale * c.sigma * c.sigma / c.alpha));
   };
 }
 
@@ -136,20 +136,20 @@ auto ddnm_denoiser(D& denoiser, S s, Op A, typename Op::tensor_type y, double si
               A.name(), " has none");
   return [&denoiser, s = std::move(s), A = std::move(A), y = std::move(y), sigma_y, cg](const T& x, double t) {
     const T x0 = denoiser(x, t);
-    const T res = sub(y, A.apply(x0));
+    const T res = eps::sub(y, A.apply(x0));
     if constexpr (SpectralOperator<Op>) {
       const Coefficients c = coefficients(s, t);
       const auto sv = A.singular_values();
       auto w = pinv_values(sv);
       if (sigma_y > 0) {
         const double ratio = c.alpha > 0 ? c.sigma / c.alpha : std::numeric_limits<double>::infinity();
-        std::vector<double> lh = to_host(sv);  // λ = min(1, ς s/σ_y)
+        std::vector<double> lh = eps::to_host(sv);  // λ = min(1, ς s/σ_y)
         for (double& v : lh) v = std::isfinite(ratio) ? std::min(1.0, ratio * v / sigma_y) : 1.0;
-        w = mul(w, from_host(sv, lh, batch(sv), sample_shape(sv)));
+        w = eps::mul(w, eps::from_host(sv, lh, eps::batch(sv), eps::sample_shape(sv)));
       }
-      return add(x0, A.apply_v(mul(A.apply_ut(res), w)));
+      return eps::add(x0, A.apply_v(eps::mul(A.apply_ut(res), w)));
     } else {
-      return add(x0, pinv_apply(A, res, cg));
+      return eps::add(x0, pinv_apply(A, res, cg));
     }
   };
 }
@@ -178,15 +178,15 @@ SampleResult<typename Op::tensor_type> ddrm_sample(D& denoiser, const S& s, cons
   EPS_CHECK(dd.eta >= 0 && dd.eta <= 1 && dd.eta_b >= 0 && dd.eta_b <= 1, value_error, where,
             ": eta and eta_b must lie in [0, 1], got ", dd.eta, " and ", dd.eta_b);
   EPS_CHECK(o.steps >= 1, value_error, where, ": steps must be >= 1, got ", o.steps);
-  check_sample(x, A.in_shape(), where, "x");
-  check_sample(y, A.out_shape(), where, "y");
+  eps::check_sample(x, A.in_shape(), where, "x");
+  eps::check_sample(y, A.out_shape(), where, "y");
   const std::vector<double> ts = edm_grid(s, o);
   const int n = static_cast<int>(ts.size()) - 1;
   // Per-coefficient host data: singular values and ȳ (batch of y: 1 or B).
-  const std::vector<double> sv = to_host(A.singular_values());
+  const std::vector<double> sv = eps::to_host(A.singular_values());
   const auto cy = A.apply_ut(y);
-  const index_t nc = static_cast<index_t>(sv.size()), by = batch(cy);
-  const std::vector<double> cyh = to_host(cy);
+  const index_t nc = static_cast<index_t>(sv.size()), by = eps::batch(cy);
+  const std::vector<double> cyh = eps::to_host(cy);
   const double q = std::sqrt(1 - dd.eta * dd.eta);
   SampleResult<T> out{x, 0};
   for (int i = 0; i < n; ++i) {
@@ -195,14 +195,14 @@ SampleResult<typename Op::tensor_type> ddrm_sample(D& denoiser, const S& s, cons
     const double r = c.sigma / c.alpha, rn = i + 1 == n ? 0.0 : cn.sigma / cn.alpha;
     const T x0 = denoiser(out.x, t);
     ++out.nfe;
-    const T xb = scale(out.x, 1 / c.alpha);
-    const index_t B = batch(xb);
+    const T xb = eps::scale(out.x, 1 / c.alpha);
+    const index_t B = eps::batch(xb);
     // Null-space directions (s = 0 and the complement of a thin V) by the first rule, on the whole vector:
-    T next = add(add(x0, scale(sub(xb, x0), q * rn / r)), scale(randn_like(xb, gen), dd.eta * rn));
+    T next = eps::add(eps::add(x0, eps::scale(eps::sub(xb, x0), q * rn / r)), eps::scale(eps::randn_like(xb, gen), dd.eta * rn));
     // Measured directions: replace their coefficients.
     const auto cx0 = A.apply_vt(x0);
     const auto cnext = A.apply_vt(next);
-    std::vector<double> h0 = to_host(cx0), hn = to_host(cnext), delta(static_cast<std::size_t>(nc * B), 0.0);
+    std::vector<double> h0 = eps::to_host(cx0), hn = eps::to_host(cnext), delta(static_cast<std::size_t>(nc * B), 0.0);
     std::normal_distribution<double> nd;
     for (index_t b = 0; b < B; ++b)
       for (index_t k = 0; k < nc; ++k) {
@@ -219,8 +219,8 @@ SampleResult<typename Op::tensor_type> ddrm_sample(D& denoiser, const S& s, cons
         }
         delta[idx] = v - hn[idx];
       }
-    next = add(next, A.apply_v(reshape(from_host(cx0, delta, B, sample_shape(cx0)), sample_shape(cx0))));
-    out.x = scale(next, cn.alpha);
+    next = eps::add(next, A.apply_v(eps::reshape(eps::from_host(cx0, delta, B, eps::sample_shape(cx0)), eps::sample_shape(cx0))));
+    out.x = eps::scale(next, cn.alpha);
     detail::notify(cb, i, n, t, tn, out.x, x0, out.nfe);
   }
   return out;
@@ -254,7 +254,7 @@ auto equivalent_time_denoiser(D& denoiser, S s, Op A, typename Op::tensor_type y
     const Coefficients lo = coefficients(s, s.t_min());
     if (ratio <= lo.sigma / lo.alpha) return mu;
     const double ts = time_from_noise_ratio(s, ratio);
-    return static_cast<T>(denoiser(scale(mu, coefficients(s, ts).alpha), ts));
+    return static_cast<T>(denoiser(eps::scale(mu, coefficients(s, ts).alpha), ts));
   };
 }
 

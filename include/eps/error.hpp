@@ -27,6 +27,13 @@ class value_error : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+/// Tensors that must live on the same device (or have the same floating-point precision) do not.
+/// eps never copies between devices behind the caller's back (LibTorch backend).
+class device_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 /// The requested quantity does not exist at this point (for example x0 from ε at α = 0).
 class domain_error : public std::domain_error {
  public:

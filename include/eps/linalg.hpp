@@ -39,12 +39,12 @@ typename Op::tensor_type solve_shifted_gram(const Op& A, const BatchValues& shif
                                             const CgOptions& opt, const char* where = "eps::solve_shifted_gram") {
   using T = typename Op::tensor_type;
   opt.validate(where);
-  const double tol = opt.tolerance > 0 ? opt.tolerance : std::max(1e-12, 64 * epsilon(rhs));
-  const auto matvec = [&](const T& v) { return add(scale_batch(v, shift), scale_batch(apply_gram(A, v), gram)); };
+  const double tol = opt.tolerance > 0 ? opt.tolerance : std::max(1e-12, 64 * eps::epsilon(rhs));
+  const auto matvec = [&](const T& v) { return eps::add(eps::scale_batch(v, shift), eps::scale_batch(apply_gram(A, v), gram)); };
   T x = x0;
-  T r = sub(rhs, matvec(x));
-  const std::size_t nb = static_cast<std::size_t>(batch(r));
-  std::vector<double> rs = norm2_batch(r), ref = norm2_batch(rhs);
+  T r = eps::sub(rhs, matvec(x));
+  const std::size_t nb = static_cast<std::size_t>(eps::batch(r));
+  std::vector<double> rs = eps::norm2_batch(r), ref = eps::norm2_batch(rhs);
   if (ref.size() != nb) ref.assign(nb, ref.empty() ? 0.0 : ref[0]);
   std::vector<bool> done(nb);
   const auto update_done = [&] {
@@ -61,19 +61,19 @@ typename Op::tensor_type solve_shifted_gram(const Op& A, const BatchValues& shif
   T p = r;
   for (int it = 1; it <= opt.max_iterations; ++it) {
     const T mp = matvec(p);
-    const std::vector<double> pmp = dot_batch(p, mp);
+    const std::vector<double> pmp = eps::dot_batch(p, mp);
     std::vector<double> step(nb, 0.0);
     for (std::size_t b = 0; b < nb; ++b)
       if (!done[b] && pmp[b] > 0) step[b] = rs[b] / pmp[b];
     const BatchValues st(step);
-    x = add(x, scale_batch(p, st));
-    r = sub(r, scale_batch(mp, st));
-    const std::vector<double> rs_new = norm2_batch(r);
+    x = eps::add(x, eps::scale_batch(p, st));
+    r = eps::sub(r, eps::scale_batch(mp, st));
+    const std::vector<double> rs_new = eps::norm2_batch(r);
     std::vector<double> beta(nb, 0.0);
     for (std::size_t b = 0; b < nb; ++b) beta[b] = rs[b] > 0 ? rs_new[b] / rs[b] : 0.0;
     rs = rs_new;
     if (update_done()) return x;
-    p = add(r, scale_batch(p, BatchValues(beta)));
+    p = eps::add(r, eps::scale_batch(p, BatchValues(beta)));
   }
   std::size_t worst = 0;
   for (std::size_t b = 0; b < nb; ++b)
@@ -90,39 +90,39 @@ template <SpectralOperator Op>
 typename Op::tensor_type spectral_filter(const Op& A, const typename Op::tensor_type& x,
                                          const real_tensor_t<typename Op::tensor_type>& w, const BatchValues& w_null) {
   const auto c = A.apply_vt(x);
-  auto r = A.apply_v(mul(c, w));
-  if (is_thin(A)) r = add(r, scale_batch(sub(x, A.apply_v(c)), w_null));
+  auto r = A.apply_v(eps::mul(c, w));
+  if (is_thin(A)) r = eps::add(r, eps::scale_batch(eps::sub(x, A.apply_v(c)), w_null));
   return r;
 }
 
 /// 1/s where s > 0, 0 where s = 0 (the pseudo-inverse of the singular values).
 template <RealTensor T>
 T pinv_values(const T& s) {
-  const T z = zero_indicator(s);
-  return div(add_scalar(scale(z, -1.0), 1.0), add(s, z));
+  const T z = eps::zero_indicator(s);
+  return eps::div(eps::add_scalar(eps::scale(z, -1.0), 1.0), eps::add(s, z));
 }
 
 /// A† y: the minimum-norm least-squares solution (DeepInverse's A_dagger). Spectral: V diag(1/s⁺) Uᴴ y;
 /// otherwise conjugate gradients on AᵀA x = Aᵀ y from 0, which converge to the minimum-norm solution.
 template <LinearOperator Op>
 typename Op::tensor_type pinv_apply(const Op& A, const typename Op::tensor_type& y, const CgOptions& opt = {}) {
-  check_sample(y, A.out_shape(), "eps::pinv_apply", "y");
+  eps::check_sample(y, A.out_shape(), "eps::pinv_apply", "y");
   if constexpr (SpectralOperator<Op>) {
-    return A.apply_v(mul(A.apply_ut(y), pinv_values(A.singular_values())));
+    return A.apply_v(eps::mul(A.apply_ut(y), pinv_values(A.singular_values())));
   } else {
     const auto aty = A.apply_adjoint(y);
-    return solve_shifted_gram(A, 0.0, 1.0, aty, scale(aty, 0.0), opt, "eps::pinv_apply");
+    return solve_shifted_gram(A, 0.0, 1.0, aty, eps::scale(aty, 0.0), opt, "eps::pinv_apply");
   }
 }
 
 /// P_N(A) x: the orthogonal projection onto the null space of A.
 template <LinearOperator Op>
 typename Op::tensor_type null_project(const Op& A, const typename Op::tensor_type& x, const CgOptions& opt = {}) {
-  check_sample(x, A.in_shape(), "eps::null_project", "x");
+  eps::check_sample(x, A.in_shape(), "eps::null_project", "x");
   if constexpr (SpectralOperator<Op>) {
-    return spectral_filter(A, x, zero_indicator(A.singular_values()), 1.0);
+    return spectral_filter(A, x, eps::zero_indicator(A.singular_values()), 1.0);
   } else {
-    return sub(x, pinv_apply(A, A.apply(x), opt));
+    return eps::sub(x, pinv_apply(A, A.apply(x), opt));
   }
 }
 

@@ -41,14 +41,14 @@ inline BatchValues reciprocal_checked(const BatchValues& v, const char* where, c
 template <Tensor T>
 T epsilon_from_x0(const T& x0, const T& x_t, const BatchValues& alpha, const BatchValues& sigma) {
   const BatchValues inv_s = detail::reciprocal_checked(sigma, "eps::epsilon_from_x0", "sigma");
-  return scale_batch(sub(x_t, scale_batch(x0, alpha)), inv_s);
+  return eps::scale_batch(eps::sub(x_t, eps::scale_batch(x0, alpha)), inv_s);
 }
 
 /// x̂0 = (x_t − σ ε̂)/α; needs α > 0.
 template <Tensor T>
 T x0_from_epsilon(const T& eps, const T& x_t, const BatchValues& alpha, const BatchValues& sigma) {
   const BatchValues inv_a = detail::reciprocal_checked(alpha, "eps::x0_from_epsilon", "alpha");
-  return scale_batch(sub(x_t, scale_batch(eps, sigma)), inv_a);
+  return eps::scale_batch(eps::sub(x_t, eps::scale_batch(eps, sigma)), inv_a);
 }
 
 /// Tweedie (E1): score = (α x̂0 − x_t)/σ²; needs σ > 0.
@@ -56,26 +56,26 @@ template <Tensor T>
 T score_from_x0(const T& x0, const T& x_t, const BatchValues& alpha, const BatchValues& sigma) {
   const BatchValues inv_s2 =
       detail::reciprocal_checked(sigma.map([](double s) { return s * s; }), "eps::score_from_x0", "sigma");
-  return scale_batch(sub(scale_batch(x0, alpha), x_t), inv_s2);
+  return eps::scale_batch(eps::sub(eps::scale_batch(x0, alpha), x_t), inv_s2);
 }
 
 /// x̂0 = (x_t + σ² score)/α; needs α > 0.
 template <Tensor T>
 T x0_from_score(const T& score, const T& x_t, const BatchValues& alpha, const BatchValues& sigma) {
   const BatchValues inv_a = detail::reciprocal_checked(alpha, "eps::x0_from_score", "alpha");
-  return scale_batch(add(x_t, scale_batch(score, sigma.map([](double s) { return s * s; }))), inv_a);
+  return eps::scale_batch(eps::add(x_t, eps::scale_batch(score, sigma.map([](double s) { return s * s; }))), inv_a);
 }
 
 /// Velocity v = α' x̂0 + σ' ε̂ = (σ'/σ) x_t + (α' − α σ'/σ) x̂0 (PAPER.md Prop. 2); needs σ > 0
 /// unless σ' = 0 (then v = α' x̂0).
 template <Tensor T>
 T velocity_from_x0(const T& x0, const T& x_t, const BatchCoefficients& c) {
-  if (c.sigma_dot.all([](double v) { return v == 0; })) return scale_batch(x0, c.alpha_dot);
+  if (c.sigma_dot.all([](double v) { return v == 0; })) return eps::scale_batch(x0, c.alpha_dot);
   const auto times = [](double a, double b) { return a * b; };
   const BatchValues r =
       zip(c.sigma_dot, detail::reciprocal_checked(c.sigma, "eps::velocity_from_x0", "sigma"), times);
   const BatchValues k = zip(c.alpha_dot, zip(c.alpha, r, times), [](double a, double b) { return a - b; });
-  return add(scale_batch(x_t, r), scale_batch(x0, k));
+  return eps::add(eps::scale_batch(x_t, r), eps::scale_batch(x0, k));
 }
 
 /// x̂0 = (σ v − σ' x_t)/(α' σ − σ' α); needs α'σ − σ'α ≠ 0.
@@ -85,7 +85,7 @@ T x0_from_velocity(const T& v, const T& x_t, const BatchCoefficients& c) {
   for (std::size_t i = 0; i < den.size(); ++i) den[i] = c.alpha_dot[i] * c.sigma[i] - c.sigma_dot[i] * c.alpha[i];
   const BatchValues inv = detail::reciprocal_checked(BatchValues(std::move(den)), "eps::x0_from_velocity",
                                                      "alpha' sigma - sigma' alpha");
-  return scale_batch(sub(scale_batch(v, c.sigma), scale_batch(x_t, c.sigma_dot)), inv);
+  return eps::scale_batch(eps::sub(eps::scale_batch(v, c.sigma), eps::scale_batch(x_t, c.sigma_dot)), inv);
 }
 
 /// Any prediction to x̂0.
@@ -118,10 +118,10 @@ template <Tensor T>
 T convert(Prediction from, Prediction to, const T& value, const T& x_t, const BatchCoefficients& c) {
   if (from == to) return value;
   if (from == Prediction::epsilon && to == Prediction::score)
-    return scale_batch(value, detail::reciprocal_checked(c.sigma, "eps::convert", "sigma").map([](double v) {
+    return eps::scale_batch(value, detail::reciprocal_checked(c.sigma, "eps::convert", "sigma").map([](double v) {
       return -v;
     }));
-  if (from == Prediction::score && to == Prediction::epsilon) return scale_batch(value, c.sigma.map([](double v) {
+  if (from == Prediction::score && to == Prediction::epsilon) return eps::scale_batch(value, c.sigma.map([](double v) {
       return -v;
     }));
   return from_x0(to, to_x0(from, value, x_t, c), x_t, c);

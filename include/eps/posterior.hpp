@@ -100,15 +100,15 @@ class PosteriorCovariance {
 
   /// Σ v (v: batch 1 or the pivot's batch, shape in_shape).
   T apply(const T& v) const {
-    check_sample(v, A_.in_shape(), "eps::PosteriorCovariance::apply", "v");
+    eps::check_sample(v, A_.in_shape(), "eps::PosteriorCovariance::apply", "v");
     if constexpr (SpectralOperator<Op>) {
       return spectral_filter(A_, v, *g_, g_null_);
     } else {
       // Σ̃ v = σ² α² σ_y² M⁻¹ v with M = α² σ_y² I + σ² AᵀA, solved from σ² v (keeps σ² P_N v if α σ_y = 0).
       const BatchValues s2 = detail::square(lv_.sigma), p = detail::square(detail::product(lv_.alpha, lv_.sigma_y));
-      const T sol = solve_shifted_gram(A_, p, s2, scale_batch(v, detail::product(p, s2)), scale_batch(v, s2), cg_,
+      const T sol = solve_shifted_gram(A_, p, s2, eps::scale_batch(v, detail::product(p, s2)), eps::scale_batch(v, s2), cg_,
                                        "eps::PosteriorCovariance::apply");
-      return space_ == Space::x0 ? scale_batch(sol, inverse_alpha2()) : sol;
+      return space_ == Space::x0 ? eps::scale_batch(sol, inverse_alpha2()) : sol;
     }
   }
 
@@ -117,15 +117,15 @@ class PosteriorCovariance {
   T apply_sqrt(const T& v) const
     requires SpectralOperator<Op>
   {
-    check_sample(v, A_.in_shape(), "eps::PosteriorCovariance::apply_sqrt", "v");
-    return spectral_filter(A_, v, sqrt(*g_), g_null_.map([](double g) { return std::sqrt(g); }));
+    eps::check_sample(v, A_.in_shape(), "eps::PosteriorCovariance::apply_sqrt", "v");
+    return spectral_filter(A_, v, eps::sqrt(*g_), g_null_.map([](double g) { return std::sqrt(g); }));
   }
 
   /// A draw of N(0, Σ): Σ^{1/2} ξ with ξ ~ N(0, I), shaped as `like` (spectral operators only).
   T sample(const T& like, generator_t<T>& gen) const
     requires SpectralOperator<Op>
   {
-    return apply_sqrt(randn_like(like, gen));
+    return apply_sqrt(eps::randn_like(like, gen));
   }
 
   /// diag Σ, per pixel (PAPER.md's per-pixel noise map is √diag Σ̃ / σ). Spectral operators use their
@@ -135,7 +135,7 @@ class PosteriorCovariance {
       if constexpr (requires { A_.spectral_diagonal(*g_); }) {
         return A_.spectral_diagonal(*g_);
       } else {
-        return A_.spectral_diagonal(*g_, batch_scalars(*g_, g_null_));
+        return A_.spectral_diagonal(*g_, eps::batch_scalars(*g_, g_null_));
       }
     } else {
       const index_t d = numel(Shape(A_.in_shape()));
@@ -145,11 +145,11 @@ class PosteriorCovariance {
       for (index_t j = 0; j < d; ++j) {
         std::vector<double> e(static_cast<std::size_t>(d * nb), 0.0);
         for (index_t b = 0; b < nb; ++b) e[static_cast<std::size_t>(b * d + j)] = 1.0;
-        const std::vector<double> col = to_host(apply(reshape(from_host(like_, e, nb, A_.in_shape()), A_.in_shape())));
+        const std::vector<double> col = eps::to_host(apply(eps::reshape(eps::from_host(like_, e, nb, A_.in_shape()), A_.in_shape())));
         for (index_t b = 0; b < nb; ++b)
           diag[static_cast<std::size_t>(b * d + j)] = col[static_cast<std::size_t>(b * d + j)];
       }
-      return reshape(from_host(like_, diag, nb, A_.in_shape()), A_.in_shape());
+      return eps::reshape(eps::from_host(like_, diag, nb, A_.in_shape()), A_.in_shape());
     }
   }
 
@@ -199,9 +199,9 @@ class Pivot {
   T mu_star() const {
     const BatchValues& a = lv_.alpha;
     const BatchValues inv = a.map([](double v) { return v > 0 ? 1.0 / v : 0.0; });
-    T z = scale_batch(x_tilde_, inv);
+    T z = eps::scale_batch(x_tilde_, inv);
     if (a.any([](double v) { return v == 0; }))
-      z = add(z, scale_batch(pinv_apply(A_, y_, cg_), a.map([](double v) { return v == 0 ? 1.0 : 0.0; })));
+      z = eps::add(z, eps::scale_batch(pinv_apply(A_, y_, cg_), a.map([](double v) { return v == 0 ? 1.0 : 0.0; })));
     return z;
   }
 
@@ -212,7 +212,7 @@ class Pivot {
   /// √(diag Σ̃)/σ: the per-pixel relative noise level of x̃ (1 in the null space, < 1 where measured).
   R noise_map() const {
     const BatchValues inv_s = lv_.sigma.map([](double s) { return s > 0 ? 1.0 / s : 0.0; });
-    return scale_batch(sqrt(real(cov_tilde_.diagonal())), inv_s);
+    return eps::scale_batch(eps::sqrt(eps::real(cov_tilde_.diagonal())), inv_s);
   }
 
   const NoiseLevels& levels() const { return lv_; }
@@ -245,7 +245,7 @@ struct PivotFactory {
                         std::optional<R> g_star = std::nullopt, BatchValues g_star_null = 0.0) {
     // The covariances keep only dtype/device from `like`: an empty batch, not a copy of x̃.
     T like = [&] {
-      if constexpr (std::same_as<R, T>) return zeros(x_tilde, 0, A.in_shape());
+      if constexpr (std::same_as<R, T>) return eps::zeros(x_tilde, 0, A.in_shape());
       else return x_tilde;
     }();
     PosteriorCovariance<Op> ct(PivotKey{}, A, lv, Space::interpolant, cg, like, std::move(g_tilde),
@@ -266,16 +266,16 @@ Pivot<Op> pivot(const Op& A, const typename Op::tensor_type& x_t, const typename
                 const NoiseLevels& lv, const PivotOptions& opt = {}) {
   using T = typename Op::tensor_type;
   constexpr const char* where = "eps::pivot";
-  check_sample(x_t, A.in_shape(), where, "x_t");
-  check_sample(y, A.out_shape(), where, "y");
-  const index_t B = batch(x_t);
-  EPS_CHECK(batch(y) == B || batch(y) == 1, shape_error, where, ": y has batch size ", batch(y),
+  eps::check_sample(x_t, A.in_shape(), where, "x_t");
+  eps::check_sample(y, A.out_shape(), where, "y");
+  const index_t B = eps::batch(x_t);
+  EPS_CHECK(eps::batch(y) == B || eps::batch(y) == 1, shape_error, where, ": y has batch size ", eps::batch(y),
             "; expected 1 or the batch size of x_t, ", B);
   lv.validate(B, where);
   opt.cg.validate(where);
   if (opt.check_finite) {
-    check_finite(x_t, where, "x_t");
-    check_finite(y, where, "y");
+    eps::check_finite(x_t, where, "x_t");
+    eps::check_finite(y, where, "y");
   }
   const BatchValues a2s2y = detail::square(detail::product(lv.alpha, lv.sigma_y));  // α² σ_y²
   const BatchValues s2 = detail::square(lv.sigma);                                    // σ²
@@ -285,24 +285,24 @@ Pivot<Op> pivot(const Op& A, const typename Op::tensor_type& x_t, const typename
     const auto c = A.apply_vt(x_t);
     const auto cy = A.apply_ut(y);
     const auto s = A.singular_values();
-    const auto den = add(mul(mul(s, s), batch_scalars(s, s2)), batch_scalars(s, a2s2y));  // D
-    const auto z = zero_indicator(den);
-    const auto safe = add(den, z);
-    const auto wc = div(add(batch_scalars(s, a2s2y), z), safe);       // weight of c, Σ̃ = σ² wc
-    const auto wy = div(mul(s, batch_scalars(s, as2)), safe);         // weight of c_y
-    T xt = A.apply_v(add(mul(c, wc), mul(cy, wy)));
-    if (is_thin(A)) xt = add(xt, sub(x_t, A.apply_v(c)));  // null space: x̃ = x_t
+    const auto den = eps::add(eps::mul(eps::mul(s, s), eps::batch_scalars(s, s2)), eps::batch_scalars(s, a2s2y));  // D
+    const auto z = eps::zero_indicator(den);
+    const auto safe = eps::add(den, z);
+    const auto wc = eps::div(eps::add(eps::batch_scalars(s, a2s2y), z), safe);       // weight of c, Σ̃ = σ² wc
+    const auto wy = eps::div(eps::mul(s, eps::batch_scalars(s, as2)), safe);         // weight of c_y
+    T xt = A.apply_v(eps::add(eps::mul(c, wc), eps::mul(cy, wy)));
+    if (is_thin(A)) xt = eps::add(xt, eps::sub(x_t, A.apply_v(c)));  // null space: x̃ = x_t
     // Σ* = σ² (σ_y² + Z) / (D + Z α²): +inf where D = 0 and α = 0 (no information), finite elsewhere.
     const BatchValues sy2 = detail::square(lv.sigma_y), a2 = detail::square(lv.alpha);
-    auto g_star = div(mul(add(batch_scalars(s, sy2), z), batch_scalars(s, s2)), add(den, mul(z, batch_scalars(s, a2))));
+    auto g_star = eps::div(eps::mul(eps::add(eps::batch_scalars(s, sy2), z), eps::batch_scalars(s, s2)), eps::add(den, eps::mul(z, eps::batch_scalars(s, a2))));
     const BatchValues g_star_null = zip(s2, a2, [](double sg, double al) {
       return al > 0 ? sg / al : std::numeric_limits<double>::infinity();
     });
-    return detail::PivotFactory<Op>::make(A, y, lv, opt.cg, std::move(xt), mul(wc, batch_scalars(s, s2)), s2,
+    return detail::PivotFactory<Op>::make(A, y, lv, opt.cg, std::move(xt), eps::mul(wc, eps::batch_scalars(s, s2)), s2,
                                           std::move(g_star), g_star_null);
   } else {
     const T aty = A.apply_adjoint(y);
-    const T rhs = add(scale_batch(x_t, a2s2y), scale_batch(aty, as2));
+    const T rhs = eps::add(eps::scale_batch(x_t, a2s2y), eps::scale_batch(aty, as2));
     T xt = solve_shifted_gram(A, a2s2y, s2, rhs, x_t, opt.cg, "eps::pivot (conjugate gradients)");
     return detail::PivotFactory<Op>::make(A, y, lv, opt.cg, std::move(xt));
   }
@@ -343,7 +343,7 @@ template <Tensor T>
 T guidance_gap(const T& x0_posterior, const T& x0_unconditional, const NoiseLevels& lv) {
   const BatchValues k = zip(lv.alpha, detail::reciprocal_checked(detail::square(lv.sigma), "eps::guidance_gap", "sigma"),
                             [](double a, double b) { return a * b; });
-  return scale_batch(sub(x0_posterior, x0_unconditional), k);
+  return eps::scale_batch(eps::sub(x0_posterior, x0_unconditional), k);
 }
 
 /// PAPER.md Obs. 4: the limit of μ* as σ/α → ∞, A†y + P_N(A) x_t/α (x_t/α with α = 1 under EDM).
@@ -352,7 +352,7 @@ typename Op::tensor_type high_noise_limit(const Op& A, const typename Op::tensor
                                           const typename Op::tensor_type& y, double alpha = 1.0,
                                           const CgOptions& opt = {}) {
   EPS_CHECK(alpha > 0 && std::isfinite(alpha), value_error, "eps::high_noise_limit: alpha must be > 0, got ", alpha);
-  return add(pinv_apply(A, y, opt), scale(null_project(A, x_t, opt), 1.0 / alpha));
+  return eps::add(pinv_apply(A, y, opt), eps::scale(null_project(A, x_t, opt), 1.0 / alpha));
 }
 
 /// γ such that AᵀA = γ² I (all singular values equal, V complete), to relative tolerance `rtol`;
@@ -361,8 +361,8 @@ template <SpectralOperator Op>
 double gram_scale(const Op& A, double rtol = 1e-12) {
   EPS_CHECK(!is_thin(A), domain_error, "eps::gram_scale: ", A.name(), " has a null space, so A^T A is not a multiple of I");
   const auto s = A.singular_values();
-  const double g = max_abs(s);
-  EPS_CHECK(g > 0 && max_abs(add_scalar(s, -g)) <= rtol * g, domain_error, "eps::gram_scale: the singular values of ",
+  const double g = eps::max_abs(s);
+  EPS_CHECK(g > 0 && eps::max_abs(eps::add_scalar(s, -g)) <= rtol * g, domain_error, "eps::gram_scale: the singular values of ",
             A.name(), " are not all equal, so A^T A is not a multiple of I");
   return g;
 }

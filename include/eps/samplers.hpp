@@ -82,7 +82,7 @@ void notify(const StepCallback<T>& cb, int i, int n, double t, double tn, const 
 /// α x0 part is neglected, as in EDM).
 template <Schedule S, RealTensor T>
 T initial_noise(const S& s, double t0, const T& like, index_t batch, const Shape& shape, generator_t<T>& gen) {
-  return scale(randn(like, batch, shape, gen), coefficients(s, t0).sigma);
+  return eps::scale(eps::randn(like, batch, shape, gen), coefficients(s, t0).sigma);
 }
 
 /// Options of the EDM sampler.
@@ -118,15 +118,15 @@ SampleResult<T> edm_sample(D&& denoiser, const S& s, T x, const EdmOptions& o = 
     const Coefficients c = coefficients(s, t), cn = coefficients(s, tn);
     const double r = c.sigma / c.alpha, rn = i + 1 == n ? 0.0 : cn.sigma / cn.alpha;
     const T x0 = net(x, t);
-    const T xb = scale(x, 1 / c.alpha);
-    const T d = scale(sub(xb, x0), 1 / r);
-    T xbn = add(xb, scale(d, rn - r));
+    const T xb = eps::scale(x, 1 / c.alpha);
+    const T d = eps::scale(eps::sub(xb, x0), 1 / r);
+    T xbn = eps::add(xb, eps::scale(d, rn - r));
     if (o.heun && rn > 0) {
-      const T x0n = net(scale(xbn, cn.alpha), tn);
-      const T dn = scale(sub(xbn, x0n), 1 / rn);
-      xbn = add(xb, scale(add(d, dn), 0.5 * (rn - r)));
+      const T x0n = net(eps::scale(xbn, cn.alpha), tn);
+      const T dn = eps::scale(eps::sub(xbn, x0n), 1 / rn);
+      xbn = eps::add(xb, eps::scale(eps::add(d, dn), 0.5 * (rn - r)));
     }
-    x = scale(xbn, cn.alpha);
+    x = eps::scale(xbn, cn.alpha);
     detail::notify(cb, i, n, t, tn, x, x0, net.nfe);
   }
   return {std::move(x), net.nfe};
@@ -154,8 +154,8 @@ SampleResult<T> ode_sample(D&& denoiser, const S& s, T x, const std::vector<doub
     const Coefficients c = coefficients(s, t), cn = coefficients(s, tn);
     T x0 = x;
     const T v = velocity(x, t, c, &x0);
-    T xn = add(x, scale(v, tn - t));
-    if (method == OdeMethod::heun && cn.sigma > 0) xn = add(x, scale(add(v, velocity(xn, tn, cn, nullptr)), 0.5 * (tn - t)));
+    T xn = eps::add(x, eps::scale(v, tn - t));
+    if (method == OdeMethod::heun && cn.sigma > 0) xn = eps::add(x, eps::scale(eps::add(v, velocity(xn, tn, cn, nullptr)), 0.5 * (tn - t)));
     x = std::move(xn);
     detail::notify(cb, i, n, t, tn, x, x0, net.nfe);
   }
@@ -178,14 +178,14 @@ SampleResult<T> ddim_sample(D&& denoiser, const S& s, T x, const std::vector<dou
     const Coefficients c = coefficients(s, t), cn = coefficients(s, tn);
     EPS_CHECK(c.sigma > 0, domain_error, where, ": sigma(t) = 0 at t = ", t, " before the last step");
     const T x0 = net(x, t);
-    const T e = scale(sub(x, scale(x0, c.alpha)), 1 / c.sigma);
+    const T e = eps::scale(eps::sub(x, eps::scale(x0, c.alpha)), 1 / c.sigma);
     double cc = 0;
     if (eta > 0 && cn.sigma > 0 && cn.alpha > 0) {
       const double q = c.alpha * cn.sigma / (cn.alpha * c.sigma);
       cc = eta * cn.sigma * std::sqrt(std::max(0.0, 1 - q * q));
     }
-    x = axpby(cn.alpha, x0, std::sqrt(std::max(0.0, cn.sigma * cn.sigma - cc * cc)), e);
-    if (cc > 0) x = add(x, scale(randn_like(x, gen), cc));
+    x = eps::axpby(cn.alpha, x0, std::sqrt(std::max(0.0, cn.sigma * cn.sigma - cc * cc)), e);
+    if (cc > 0) x = eps::add(x, eps::scale(eps::randn_like(x, gen), cc));
     detail::notify(cb, i, n, t, tn, x, x0, net.nfe);
   }
   return {std::move(x), net.nfe};
@@ -207,13 +207,13 @@ SampleResult<T> euler_maruyama_sample(D&& denoiser, const S& s, T x, const std::
     EPS_CHECK(c.alpha > 0 && c.sigma > 0, domain_error, where, ": need alpha, sigma > 0 at t = ", t);
     const T x0 = net(x, t);
     if (i + 1 == n) {
-      x = scale(x0, cn.alpha);
+      x = eps::scale(x0, cn.alpha);
     } else {
       const double f = c.alpha_dot / c.alpha, g2 = 2 * c.sigma * c.sigma_dot - 2 * f * c.sigma * c.sigma;
       EPS_CHECK(g2 >= 0, domain_error, where, ": negative diffusion g^2 = ", g2, " at t = ", t);
       const T score = score_from_x0(x0, x, c.alpha, c.sigma);
       const double dt = tn - t;  // < 0
-      x = add(add(x, scale(sub(scale(x, f), scale(score, g2)), dt)), scale(randn_like(x, gen), std::sqrt(g2 * -dt)));
+      x = eps::add(eps::add(x, eps::scale(eps::sub(eps::scale(x, f), eps::scale(score, g2)), dt)), eps::scale(eps::randn_like(x, gen), std::sqrt(g2 * -dt)));
     }
     detail::notify(cb, i, n, t, tn, x, x0, net.nfe);
   }

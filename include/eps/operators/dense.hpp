@@ -23,12 +23,12 @@ class Dense {
 
   /// @param rows  m samples of shape `in_shape`: the rows of A.
   Dense(const T& rows, Shape in_shape) : in_(std::move(in_shape)) {
-    check_sample(rows, in_, "eps::Dense", "rows");
-    EPS_CHECK(batch(rows) >= 1, shape_error, "eps::Dense: A needs at least one row");
-    check_finite(rows, "eps::Dense", "A");
-    auto f = svd_rows(rows);
-    const T v2 = mul(f.v, f.v);
-    leverage_ = combine(v2, detail::ones(rows, 1, Shape{batch(f.v)}), in_);
+    eps::check_sample(rows, in_, "eps::Dense", "rows");
+    EPS_CHECK(eps::batch(rows) >= 1, shape_error, "eps::Dense: A needs at least one row");
+    eps::check_finite(rows, "eps::Dense", "A");
+    auto f = eps::svd_rows(rows);
+    const T v2 = eps::mul(f.v, f.v);
+    leverage_ = eps::combine(v2, detail::ones(rows, 1, Shape{eps::batch(f.v)}), in_);
     rows_ = rows;
     u_ = std::move(f.u);
     v_ = std::move(f.v);
@@ -37,36 +37,36 @@ class Dense {
   }
   /// From a host row-major m × d matrix; `like` gives the dtype/device.
   Dense(const T& like, std::span<const double> a, index_t m, Shape in_shape)
-      : Dense(from_host(like, a, m, in_shape), in_shape) {}
+      : Dense(eps::from_host(like, a, m, in_shape), in_shape) {}
 
-  T apply(const T& x) const { return inner_products((*rows_), check(x, "apply", "x")); }
+  T apply(const T& x) const { return eps::inner_products((*rows_), check(x, "apply", "x")); }
   T apply_adjoint(const T& y) const {
-    check_sample(y, out_shape(), "eps::Dense::apply_adjoint", "y");
-    return combine((*rows_), y, in_);
+    eps::check_sample(y, out_shape(), "eps::Dense::apply_adjoint", "y");
+    return eps::combine((*rows_), y, in_);
   }
   const Shape& in_shape() const { return in_; }
-  Shape out_shape() const { return {batch((*rows_))}; }
+  Shape out_shape() const { return {eps::batch((*rows_))}; }
   std::string name() const { return "dense"; }
   /// The rows of A (m samples of shape in_shape).
   const T& rows() const { return (*rows_); }
 
   T singular_values() const { return (*s_); }
-  bool is_thin() const { return batch((*v_)) < numel(in_); }
-  T apply_vt(const T& x) const { return inner_products((*v_), check(x, "apply_vt", "x")); }
-  T apply_v(const T& c) const { return combine((*v_), c, in_); }
+  bool is_thin() const { return eps::batch((*v_)) < numel(in_); }
+  T apply_vt(const T& x) const { return eps::inner_products((*v_), check(x, "apply_vt", "x")); }
+  T apply_v(const T& c) const { return eps::combine((*v_), c, in_); }
   T apply_ut(const T& y) const {
-    check_sample(y, out_shape(), "eps::Dense::apply_ut", "y");
-    return inner_products((*u_), y);
+    eps::check_sample(y, out_shape(), "eps::Dense::apply_ut", "y");
+    return eps::inner_products((*u_), y);
   }
-  T apply_u(const T& c) const { return combine((*u_), c, out_shape()); }
+  T apply_u(const T& c) const { return eps::combine((*u_), c, out_shape()); }
   /// diag(V diag(g) Vᵀ + g_null (I − V Vᵀ)) = (V∘V) g + g_null (1 − rowsum(V∘V)).
   T spectral_diagonal(const T& g, const T& g_null) const {
-    return add(combine((*v2_), g, in_), mul(add_scalar(scale((*leverage_), -1.0), 1.0), g_null));
+    return eps::add(eps::combine((*v2_), g, in_), eps::mul(eps::add_scalar(eps::scale((*leverage_), -1.0), 1.0), g_null));
   }
 
  private:
   const T& check(const T& x, const char* what, const char* name) const {
-    check_sample(x, in_, what, name);
+    eps::check_sample(x, in_, what, name);
     return x;
   }
   Shape in_;
@@ -85,9 +85,9 @@ class Compose {
     EPS_CHECK(numel(Shape(a1_.out_shape())) == numel(Shape(a2_.in_shape())), shape_error, "eps::Compose: ", a1_.name(),
               " produces ", to_string(a1_.out_shape()), " but ", a2_.name(), " expects ", to_string(a2_.in_shape()));
   }
-  tensor_type apply(const tensor_type& x) const { return a2_.apply(reshape(a1_.apply(x), a2_.in_shape())); }
+  tensor_type apply(const tensor_type& x) const { return a2_.apply(eps::reshape(a1_.apply(x), a2_.in_shape())); }
   tensor_type apply_adjoint(const tensor_type& y) const {
-    return a1_.apply_adjoint(reshape(a2_.apply_adjoint(y), a1_.out_shape()));
+    return a1_.apply_adjoint(eps::reshape(a2_.apply_adjoint(y), a1_.out_shape()));
   }
   Shape in_shape() const { return a1_.in_shape(); }
   Shape out_shape() const { return a2_.out_shape(); }

@@ -24,7 +24,7 @@ namespace detail {
 template <ImageTensor T>
 T channel_mean_map(const T& g, const ImageShape& s) {
   const ImageShape per_channel{s.channels, 1, 1};
-  return block_repeat(scale(block_sum(g, s, s.height, s.width), 1.0 / double(s.height * s.width)), per_channel,
+  return eps::block_repeat(eps::scale(eps::block_sum(g, s, s.height, s.width), 1.0 / double(s.height * s.width)), per_channel,
                       s.height, s.width);
 }
 
@@ -61,18 +61,18 @@ class Blur {
           }
     }
     kernels_ = std::move(kernels);
-    coef_type h = scale(fft2(to_complex(from_host(like, pad, nb, in.shape())), in), std::sqrt(double(H * W)));
-    T s = abs(h);
-    if (rcond < 0) rcond = 64 * epsilon(like);
+    coef_type h = eps::scale(eps::fft2(eps::to_complex(eps::from_host(like, pad, nb, in.shape())), in), std::sqrt(double(H * W)));
+    T s = eps::abs(h);
+    if (rcond < 0) rcond = 64 * eps::epsilon(like);
     EPS_CHECK(std::isfinite(rcond), value_error, "eps::Blur: rcond must be finite, got ", rcond);
-    const double cut = rcond * max_abs(s);
-    std::vector<double> keep = to_host(s);
+    const double cut = rcond * eps::max_abs(s);
+    std::vector<double> keep = eps::to_host(s);
     for (double& v : keep) v = v > cut ? 1.0 : 0.0;
-    const T kept = from_host(like, keep, nb, in.shape());
-    const coef_type hk = mul(h, kept);
-    const T sk = mul(s, kept);
-    const T zero = zero_indicator(sk);
-    phase_ = add(div(hk, add(sk, zero)), zero);  // ĥ/|ĥ|, and 1 where ĥ = 0
+    const T kept = eps::from_host(like, keep, nb, in.shape());
+    const coef_type hk = eps::mul(h, kept);
+    const T sk = eps::mul(s, kept);
+    const T zero = eps::zero_indicator(sk);
+    phase_ = eps::add(eps::div(hk, eps::add(sk, zero)), zero);  // ĥ/|ĥ|, and 1 where ĥ = 0
     h_ = hk;
     s_ = sk;
   }
@@ -80,8 +80,8 @@ class Blur {
       : Blur(like, in, std::vector<Kernel>{kernel}, rcond) {}
 
   T apply(const T& x) const { return filter(check(x, "apply", "x"), (*h_)); }
-  T apply_adjoint(const T& y) const { return filter(check(y, "apply_adjoint", "y"), conj((*h_))); }
-  T apply_gram(const T& x) const { return filter(check(x, "apply_gram", "x"), to_complex(mul((*s_), (*s_)))); }
+  T apply_adjoint(const T& y) const { return filter(check(y, "apply_adjoint", "y"), eps::conj((*h_))); }
+  T apply_gram(const T& x) const { return filter(check(x, "apply_gram", "x"), eps::to_complex(eps::mul((*s_), (*s_)))); }
   Shape in_shape() const { return in_.shape(); }
   Shape out_shape() const { return in_.shape(); }
   std::string name() const { return "blur"; }
@@ -90,16 +90,16 @@ class Blur {
   const coef_type& transfer() const { return (*h_); }
 
   T singular_values() const { return (*s_); }
-  coef_type apply_vt(const T& x) const { return fft2(to_complex(check(x, "apply_vt", "x")), in_); }
-  T apply_v(const coef_type& c) const { return real(ifft2(c, in_)); }
-  coef_type apply_ut(const T& y) const { return mul(fft2(to_complex(check(y, "apply_ut", "y")), in_), conj((*phase_))); }
-  T apply_u(const coef_type& c) const { return real(ifft2(mul(c, (*phase_)), in_)); }
+  coef_type apply_vt(const T& x) const { return eps::fft2(eps::to_complex(check(x, "apply_vt", "x")), in_); }
+  T apply_v(const coef_type& c) const { return eps::real(eps::ifft2(c, in_)); }
+  coef_type apply_ut(const T& y) const { return eps::mul(eps::fft2(eps::to_complex(check(y, "apply_ut", "y")), in_), eps::conj((*phase_))); }
+  T apply_u(const coef_type& c) const { return eps::real(eps::ifft2(eps::mul(c, (*phase_)), in_)); }
   T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
 
  private:
-  T filter(const T& x, const coef_type& f) const { return real(ifft2(mul(fft2(to_complex(x), in_), f), in_)); }
+  T filter(const T& x, const coef_type& f) const { return eps::real(eps::ifft2(eps::mul(eps::fft2(eps::to_complex(x), in_), f), in_)); }
   const T& check(const T& x, const char* what, const char* name) const {
-    detail::check_operand(x, in_.shape(), batch((*s_)), what, name);
+    detail::check_operand(x, in_.shape(), eps::batch((*s_)), what, name);
     return x;
   }
   ImageShape in_;
@@ -143,31 +143,31 @@ class SubsampledHartley {
       std::bernoulli_distribution coin(0.5);
       for (double& v : d) v = coin(gen) ? 1.0 : -1.0;
     }
-    s_ = from_host(like, selection, 1, in.shape());
-    d_ = from_host(like, d, 1, in.shape());
+    s_ = eps::from_host(like, selection, 1, in.shape());
+    d_ = eps::from_host(like, d, 1, in.shape());
   }
 
-  T apply(const T& x) const { return mul(hartley(mul(check(x, "apply", "x"), (*d_))), (*s_)); }
-  T apply_adjoint(const T& y) const { return mul(hartley(mul(check(y, "apply_adjoint", "y"), (*s_))), (*d_)); }
+  T apply(const T& x) const { return eps::mul(hartley(eps::mul(check(x, "apply", "x"), (*d_))), (*s_)); }
+  T apply_adjoint(const T& y) const { return eps::mul(hartley(eps::mul(check(y, "apply_adjoint", "y"), (*s_))), (*d_)); }
   Shape in_shape() const { return in_.shape(); }
   Shape out_shape() const { return in_.shape(); }
   std::string name() const { return "subsampled_hartley"; }
   /// The unitary 2-D Hartley transform H x = Re(F x) − Im(F x) (per channel).
   T hartley(const T& x) const {
-    const coef_type f = fft2(to_complex(x), in_);
-    return sub(real(f), imag(f));
+    const coef_type f = eps::fft2(eps::to_complex(x), in_);
+    return eps::sub(eps::real(f), eps::imag(f));
   }
 
   T singular_values() const { return (*s_); }
-  coef_type apply_vt(const T& x) const { return fft2(to_complex(mul(check(x, "apply_vt", "x"), (*d_))), in_); }
-  T apply_v(const coef_type& c) const { return mul(real(ifft2(c, in_)), (*d_)); }
-  coef_type apply_ut(const T& y) const { return fft2(to_complex(hartley(check(y, "apply_ut", "y"))), in_); }
-  T apply_u(const coef_type& c) const { return hartley(real(ifft2(c, in_))); }
+  coef_type apply_vt(const T& x) const { return eps::fft2(eps::to_complex(eps::mul(check(x, "apply_vt", "x"), (*d_))), in_); }
+  T apply_v(const coef_type& c) const { return eps::mul(eps::real(eps::ifft2(c, in_)), (*d_)); }
+  coef_type apply_ut(const T& y) const { return eps::fft2(eps::to_complex(hartley(check(y, "apply_ut", "y"))), in_); }
+  T apply_u(const coef_type& c) const { return hartley(eps::real(eps::ifft2(c, in_))); }
   T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
 
  private:
   const T& check(const T& x, const char* what, const char* name) const {
-    check_sample(x, in_.shape(), what, name);
+    eps::check_sample(x, in_.shape(), what, name);
     return x;
   }
   ImageShape in_;

@@ -28,8 +28,8 @@ struct BlockGroups {
   ImageShape out() const { return {in.channels, in.height / k, in.width / k}; }
   /// The group's first element e: the block's top-left pixel.
   static double first(index_t, index_t i, index_t j) { return i == 0 && j == 0 ? 1.0 : 0.0; }
-  template <ImageTensor T> T reduce(const T& x) const { return block_sum(x, in, k, k); }
-  template <ImageTensor T> T expand(const T& y) const { return block_repeat(y, out(), k, k); }
+  template <ImageTensor T> T reduce(const T& x) const { return eps::block_sum(x, in, k, k); }
+  template <ImageTensor T> T expand(const T& y) const { return eps::block_repeat(y, out(), k, k); }
   /// Host pattern with value v(c, i, j) where (i, j) is the position within the block.
   template <class F> std::vector<double> pattern(F v) const {
     std::vector<double> p(static_cast<std::size_t>(in.numel()));
@@ -48,8 +48,8 @@ struct ChannelGroups {
   ImageShape out() const { return {1, in.height, in.width}; }
   /// The group's first element e: channel 0.
   static double first(index_t c, index_t, index_t) { return c == 0 ? 1.0 : 0.0; }
-  template <ImageTensor T> T reduce(const T& x) const { return channel_sum(x, in, std::span<const double>(ones)); }
-  template <ImageTensor T> T expand(const T& y) const { return channel_expand(y, in, std::span<const double>(ones)); }
+  template <ImageTensor T> T reduce(const T& x) const { return eps::channel_sum(x, in, std::span<const double>(ones)); }
+  template <ImageTensor T> T expand(const T& y) const { return eps::channel_expand(y, in, std::span<const double>(ones)); }
   template <class F> std::vector<double> pattern(F v) const {
     std::vector<double> p(static_cast<std::size_t>(in.numel()));
     for (index_t c = 0; c < in.channels; ++c)
@@ -81,45 +81,45 @@ class GroupedSum {
     const auto first = [](index_t c, index_t i, index_t j) { return Groups::first(c, i, j); };
     const auto w = [&](index_t c, index_t i, index_t j) { return -sgn_ * first(c, i, j) - weight(c, i, j) / gamma_; };
     const ImageShape in = groups_.in;
-    const T first_t = from_host(like, groups_.pattern(first), 1, in.shape());
-    const T w_t = from_host(like, groups_.pattern(w), 1, in.shape());
-    const T w2_t = mul(w_t, w_t);
-    a_ = from_host(like, groups_.pattern(weight), 1, in.shape());
+    const T first_t = eps::from_host(like, groups_.pattern(first), 1, in.shape());
+    const T w_t = eps::from_host(like, groups_.pattern(w), 1, in.shape());
+    const T w2_t = eps::mul(w_t, w_t);
+    a_ = eps::from_host(like, groups_.pattern(weight), 1, in.shape());
     first_ = first_t;
     w_ = w_t;
     w2_ = w2_t;
-    diag_factor_ = add_scalar(scale(w2_t, -2 * beta_), 1.0);
-    s_ = scale(first_t, gamma_);
+    diag_factor_ = eps::add_scalar(eps::scale(w2_t, -2 * beta_), 1.0);
+    s_ = eps::scale(first_t, gamma_);
   }
 
   Shape in_shape() const { return groups_.in.shape(); }
   Shape out_shape() const { return groups_.out().shape(); }
 
-  T apply(const T& x) const { return groups_.reduce(mul(in_check(x, "apply", "x"), (*a_))); }
-  T apply_adjoint(const T& y) const { return mul(groups_.expand(out_check(y, "apply_adjoint", "y")), (*a_)); }
+  T apply(const T& x) const { return groups_.reduce(eps::mul(in_check(x, "apply", "x"), (*a_))); }
+  T apply_adjoint(const T& y) const { return eps::mul(groups_.expand(out_check(y, "apply_adjoint", "y")), (*a_)); }
   T singular_values() const { return (*s_); }
   /// Q x = x − β w ⊙ expand(reduce(w ⊙ x)).
   T apply_vt(const T& x) const { return reflect(in_check(x, "apply_vt", "x")); }
   T apply_v(const T& c) const { return reflect(in_check(c, "apply_v", "c")); }
-  T apply_ut(const T& y) const { return scale(mul(groups_.expand(out_check(y, "apply_ut", "y")), (*first_)), -sgn_); }
-  T apply_u(const T& c) const { return scale(groups_.reduce(mul(in_check(c, "apply_u", "c"), (*first_))), -sgn_); }
+  T apply_ut(const T& y) const { return eps::scale(eps::mul(groups_.expand(out_check(y, "apply_ut", "y")), (*first_)), -sgn_); }
+  T apply_u(const T& c) const { return eps::scale(groups_.reduce(eps::mul(in_check(c, "apply_u", "c"), (*first_))), -sgn_); }
   /// diag(Q diag(g) Q)_j = g_j (1 − 2β w_j²) + β² w_j² Σ_{i in group} w_i² g_i.
   T spectral_diagonal(const T& g) const {
-    return add(mul(g, (*diag_factor_)), scale(mul(groups_.expand(groups_.reduce(mul(g, (*w2_)))), (*w2_)), beta_ * beta_));
+    return eps::add(eps::mul(g, (*diag_factor_)), eps::scale(eps::mul(groups_.expand(groups_.reduce(eps::mul(g, (*w2_)))), (*w2_)), beta_ * beta_));
   }
   /// The common singular value γ of every group.
   double gamma() const { return gamma_; }
 
  private:
   T reflect(const T& x) const {
-    return sub(x, scale(mul(groups_.expand(groups_.reduce(mul(x, (*w_)))), (*w_)), beta_));
+    return eps::sub(x, eps::scale(eps::mul(groups_.expand(groups_.reduce(eps::mul(x, (*w_)))), (*w_)), beta_));
   }
   const T& in_check(const T& x, const char* what, const char* name) const {
-    check_sample(x, in_shape(), what, name);
+    eps::check_sample(x, in_shape(), what, name);
     return x;
   }
   const T& out_check(const T& y, const char* what, const char* name) const {
-    check_sample(y, out_shape(), what, name);
+    eps::check_sample(y, out_shape(), what, name);
     return y;
   }
 

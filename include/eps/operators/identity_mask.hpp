@@ -32,15 +32,15 @@ class Shared {
 /// operator's own batch (1, or equal).
 template <Tensor T>
 void check_operand(const T& x, const Shape& shape, index_t op_batch, const char* where, const char* name) {
-  check_sample(x, shape, where, name);
-  EPS_CHECK(op_batch == 1 || batch(x) == op_batch, shape_error, where, ": ", name, " has batch size ", batch(x),
+  eps::check_sample(x, shape, where, name);
+  EPS_CHECK(op_batch == 1 || eps::batch(x) == op_batch, shape_error, where, ": ", name, " has batch size ", eps::batch(x),
             " but the operator was built for a batch of ", op_batch, " (use a batch of 1 to share it)");
 }
 
 /// A real tensor of ones: `batch` samples of shape `shape`.
 template <RealTensor T>
 T ones(const T& like, index_t batch, const Shape& shape) {
-  return add_scalar(zeros(like, batch, shape), 1.0);
+  return eps::add_scalar(eps::zeros(like, batch, shape), 1.0);
 }
 
 }  // namespace detail
@@ -89,16 +89,16 @@ class Mask {
 
   /// @param mask   batch 1 or B of shape `shape`, entries exactly 0 or 1 (checked on the host, once).
   Mask(const T& mask, Shape shape) : shape_(std::move(shape)), m_(mask) {
-    check_sample(*m_, shape_, "eps::Mask", "mask");
-    for (double v : to_host(*m_))
+    eps::check_sample(*m_, shape_, "eps::Mask", "mask");
+    for (double v : eps::to_host(*m_))
       EPS_CHECK(v == 0.0 || v == 1.0, value_error, "eps::Mask: mask entries must be exactly 0 or 1, got ", v);
   }
   /// From host values (batch-major, row-major); `like` gives the dtype/device.
   Mask(const T& like, std::span<const double> mask, Shape shape)
-      : Mask(from_host(like, mask, checked_batch(mask, shape), shape), shape) {}
+      : Mask(eps::from_host(like, mask, checked_batch(mask, shape), shape), shape) {}
 
-  T apply(const T& x) const { return mul(check(x, "x", "eps::Mask::apply"), *m_); }
-  T apply_adjoint(const T& y) const { return mul(check(y, "y", "eps::Mask::apply_adjoint"), *m_); }
+  T apply(const T& x) const { return eps::mul(check(x, "x", "eps::Mask::apply"), *m_); }
+  T apply_adjoint(const T& y) const { return eps::mul(check(y, "y", "eps::Mask::apply_adjoint"), *m_); }
   T apply_gram(const T& x) const { return apply(x); }
   const Shape& in_shape() const { return shape_; }
   const Shape& out_shape() const { return shape_; }
@@ -120,7 +120,7 @@ class Mask {
     return static_cast<index_t>(mask.size()) / n;
   }
   T check(const T& x, const char* name, const char* where) const {
-    detail::check_operand(x, shape_, batch(*m_), where, name);
+    detail::check_operand(x, shape_, eps::batch(*m_), where, name);
     return x;
   }
   Shape shape_;

@@ -4,10 +4,11 @@
 /// built column by column, the pivot in precision form and through Eigen's SVD (MATH.md §2–3, as in
 /// shared/spec/check_math.py), the direct Gaussian posterior score (MATH.md §6) and the pseudo-inverse.
 /// These are deliberately naive: O(d³), no structure, no shared code with the library's fast paths.
+/// The non-template oracles are compiled once (reference/src/dense.cpp, library eps_reference_oracles):
+/// their Eigen decompositions cost ~20 s of compile time in every file that would otherwise include them.
 #pragma once
 
 #include <Eigen/Dense>
-#include <Eigen/SVD>
 #include <utility>
 #include <vector>
 
@@ -22,14 +23,14 @@ using Mat = Eigen::MatrixXd;
 /// A batch tensor of any backend as a dense (numel × batch) float64 matrix, one sample per column.
 template <RealTensor T>
 Mat to_matrix(const T& x) {
-  const std::vector<double> h = to_host(x);
-  return Eigen::Map<const Mat>(h.data(), sample_numel(x), batch(x));
+  const std::vector<double> h = eps::to_host(x);
+  return Eigen::Map<const Mat>(h.data(), eps::sample_numel(x), eps::batch(x));
 }
 
 /// A dense (numel × batch) matrix as a tensor of `like`'s backend with sample shape `shape`.
 template <RealTensor T>
 real_tensor_t<T> from_matrix(const T& like, const Mat& m, const Shape& shape) {
-  return from_host(like, std::span<const double>(m.data(), static_cast<std::size_t>(m.size())), m.cols(), shape);
+  return eps::from_host(like, std::span<const double>(m.data(), static_cast<std::size_t>(m.size())), m.cols(), shape);
 }
 
 /// The matrix of any linear map f from samples of shape `in` (with `like`'s backend), column by column.
@@ -52,14 +53,7 @@ Mat to_dense_adjoint(const Op& A, const typename Op::tensor_type& like) {
 }
 
 /// Moore–Penrose pseudo-inverse by Jacobi SVD, singular values below rcond·max treated as 0.
-inline Mat pinv(const Mat& A, double rcond = 1e-12) {
-  Eigen::JacobiSVD<Mat> svd(A, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  const Vec& s = svd.singularValues();
-  const double cut = rcond * (s.size() ? s(0) : 0.0);
-  Vec inv = s;
-  for (Eigen::Index i = 0; i < s.size(); ++i) inv(i) = s(i) > cut ? 1 / s(i) : 0;
-  return svd.matrixV() * inv.asDiagonal() * svd.matrixU().transpose();
-}
+Mat pinv(const Mat& A, double rcond = 1e-12);
 
 /// Pivot and covariance in both spaces.
 struct DensePivot {
@@ -71,82 +65,23 @@ struct DensePivot {
 
 /// MATH.md §2 precision form: P = α²/σ² I + AᵀA/σ_y², b = α/σ² x_t + Aᵀy/σ_y², z = P⁻¹b, Σ = P⁻¹.
 /// Needs α, σ, σ_y > 0 (the form is singular otherwise).
-inline DensePivot precision_form(const Mat& A, const Vec& x_t, const Vec& y, double a, double s, double sy) {
-  const Eigen::Index d = A.cols();
-  const Mat P = (a * a / (s * s)) * Mat::Identity(d, d) + A.transpose() * A / (sy * sy);
-  const Vec b = (a / (s * s)) * x_t + A.transpose() * y / (sy * sy);
-  const Eigen::LDLT<Mat> f(P);
-  DensePivot r;
-  r.z = f.solve(b);
-  r.sigma = f.solve(Mat::Identity(d, d));
-  r.x_tilde = a * r.z;
-  r.sigma_tilde = a * a * r.sigma;
-  return r;
-}
+DensePivot precision_form(const Mat& A, const Vec& x_t, const Vec& y, double a, double s, double sy);
 
 /// MATH.md §3 through a full SVD of the dense A (check_math.py's pivot_spectral), with the null-space
 /// rule x̃ = x_t, Σ̃ = σ² (needs α > 0 for z and Σ).
-inline DensePivot svd_form(const Mat& A, const Vec& x_t, const Vec& y, double a, double s, double sy) {
-  const Eigen::Index d = A.cols();
-  Eigen::JacobiSVD<Mat> svd(A, Eigen::ComputeFullU | Eigen::ComputeFullV);
-  const Mat& V = svd.matrixV();
-  const Mat& U = svd.matrixU();
-  Vec sv = Vec::Zero(d);
-  sv.head(svd.singularValues().size()) = svd.singularValues();
-  const double cut = 1e-12 * (sv.size() ? sv(0) : 0.0);
-  const Vec xc = V.transpose() * x_t;
-  Vec yc = Vec::Zero(d);
-  const Eigen::Index r = std::min<Eigen::Index>(U.cols(), d);
-  yc.head(r) = (U.transpose() * y).head(r);
-  Vec xt(d), gt(d);
-  for (Eigen::Index i = 0; i < d; ++i) {
-    if (sv(i) > cut) {
-      const double den = a * a * sy * sy + sv(i) * sv(i) * s * s;
-      xt(i) = a * (a * sy * sy * xc(i) + sv(i) * s * s * yc(i)) / den;
-      gt(i) = a * a * s * s * sy * sy / den;
-    } else {
-      xt(i) = xc(i);
-      gt(i) = s * s;
-    }
-  }
-  DensePivot p;
-  p.x_tilde = V * xt;
-  p.sigma_tilde = V * gt.asDiagonal() * V.transpose();
-  p.z = p.x_tilde / a;
-  p.sigma = p.sigma_tilde / (a * a);
-  return p;
-}
+DensePivot svd_form(const Mat& A, const Vec& x_t, const Vec& y, double a, double s, double sy);
 
 /// Gaussian prior N(μ, C), y = A x0 + σ_y n: the posterior N(m_y, C_y) (pseudo-inverse when σ_y = 0).
-inline std::pair<Vec, Mat> gaussian_posterior(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy) {
-  const Mat G = A * C * A.transpose() + sy * sy * Mat::Identity(A.rows(), A.rows());
-  const Mat K = C * A.transpose() * pinv(G, 1e-14);
-  Mat Cy = C - K * A * C;
-  return {mu + K * (y - A * mu), 0.5 * (Cy + Cy.transpose())};
-}
+std::pair<Vec, Mat> gaussian_posterior(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy);
 
 /// The direct posterior score of MATH.md §6: −(α² C_y + σ² I)⁻¹ (x_t − α m_y).
-inline Vec gaussian_posterior_score(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
-                                    double a, double s) {
-  const auto [my, Cy] = gaussian_posterior(mu, C, A, y, sy);
-  const Mat S = a * a * Cy + s * s * Mat::Identity(mu.size(), mu.size());
-  return -S.ldlt().solve(x_t - a * my);
-}
+Vec gaussian_posterior_score(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
+                                    double a, double s);
 
 /// E[x0 | x_t, y] for a Gaussian prior by stacking both observations, o = [x_t; y] = [αI; A] x0 + noise
 /// with covariance diag(σ² I, σ_y² I) (pseudo-inverse: exact also for σ = 0, σ_y = 0 or α = 0).
-inline Vec gaussian_joint_mean(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
-                               double a, double s) {
-  const Eigen::Index d = mu.size(), m = A.rows();
-  Mat H(d + m, d);
-  H << a * Mat::Identity(d, d), A;
-  Vec o(d + m);
-  o << x_t, y;
-  Vec r(d + m);
-  r << Vec::Constant(d, s * s), Vec::Constant(m, sy * sy);
-  const Mat G = H * C * H.transpose() + Mat(r.asDiagonal());
-  return mu + C * H.transpose() * pinv(G, 1e-14) * (o - H * mu);
-}
+Vec gaussian_joint_mean(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
+                               double a, double s);
 
 /// Relative error ‖a − b‖ / ‖b‖ (absolute when b = 0).
 template <class A, class B>
