@@ -9,6 +9,8 @@
 #include <random>
 #include <string>
 
+#include <ATen/Parallel.h>
+
 #include "eps/backends/torch.hpp"
 #include "eps/eps.hpp"
 
