@@ -4,29 +4,22 @@
 // the same run (bytes/s: read x_t and y, write x̃); and the scaling of the three solve paths (spectral,
 // conjugate gradients, dense Cholesky of the precision matrix). Results: docs/benchmarks.md.
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 
 #include <Eigen/Dense>
 #include <random>
 
 #include "eps/backends/eigen.hpp"
 #include "eps/backends/xtensor.hpp"
+#include "bench_common.hpp"
 #include "eps/eps.hpp"
 
 namespace {
 
 using T = eps::eigen::Tensor<double>;
 
-struct Size {
-  eps::index_t batch;
-  eps::ImageShape img;
-  eps::index_t numel() const { return batch * img.numel(); }
-};
-
-// ~1e3, ~1e4, ~1e5, ~1e6 values (batch × C × H × W).
-const std::vector<Size> kSizes{{1, {1, 32, 32}}, {4, {3, 32, 32}}, {8, {3, 64, 64}}, {16, {3, 128, 128}}};
-
-const eps::NoiseLevels kLevels{0.7, 0.7, 0.05};
+using eps::bench::Size;
+using eps::bench::kSizes;
+using eps::bench::kLevels;
 
 template <class Op>
 void run_pivot(benchmark::State& state, const Op& A, const Size& s) {
@@ -105,10 +98,7 @@ void BM_path_dense(benchmark::State& state, eps::ImageShape img) {
 }
 
 const bool registered = [] {
-  // As in the eps program: keep large temporaries on the heap instead of a fresh mmap (and its page
-  // faults) per allocation, so that timings measure the arithmetic (shared/notes/TOOLCHAIN.md).
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  eps::bench::set_allocator();
   for (const Size& s : kSizes) {
     const std::string tag = "/d=" + std::to_string(s.numel());
     using X = eps::xtensor::Tensor<double>;

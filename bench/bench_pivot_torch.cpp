@@ -4,7 +4,6 @@
 // copy of the same buffers (x_t and y copied into a preallocated tensor) measured in the same run.
 // Results: docs/benchmarks.md.
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 
 #include <random>
 #include <string>
@@ -12,19 +11,16 @@
 #include <ATen/Parallel.h>
 
 #include "eps/backends/torch.hpp"
+#include "bench_common.hpp"
 #include "eps/eps.hpp"
 
 namespace {
 
 using T = at::Tensor;
 
-struct Size {
-  eps::index_t batch;
-  eps::ImageShape img;
-  eps::index_t numel() const { return batch * img.numel(); }
-};
-const std::vector<Size> kSizes{{1, {1, 32, 32}}, {4, {3, 32, 32}}, {8, {3, 64, 64}}, {16, {3, 128, 128}}};
-const eps::NoiseLevels kLevels{0.7, 0.7, 0.05};
+using eps::bench::Size;
+using eps::bench::kSizes;
+using eps::bench::kLevels;
 
 /// Waits for the device (a one-element read: a no-op cost on the CPU, a synchronisation on CUDA).
 void sync(const T& x) { benchmark::DoNotOptimize(x.reshape({-1})[0].item<double>()); }
@@ -66,8 +62,7 @@ void BM_blur11(benchmark::State& state, Size s, T like) {
 }
 
 const bool registered = [] {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // as in the eps program (shared/notes/TOOLCHAIN.md)
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  eps::bench::set_allocator();
   at::set_num_threads(1);
   std::vector<std::pair<std::string, T>> likes{{"torch-cpu-f64", eps::libtorch::like(at::kDouble)},
                                                {"torch-cpu-f32", eps::libtorch::like(at::kFloat)}};
