@@ -29,26 +29,33 @@ Mat vjp(const T& f, const T& v, const T& x) {
   const auto g = torch::autograd::grad({(f * v).sum()}, {x}, {}, /*retain_graph=*/true, false, /*allow_unused=*/true);
   return g[0].defined() ? reference::to_matrix(g[0]) : Mat::Zero(eps::sample_numel(x), eps::batch(x));
 }
-}  // namespace
-
-TEST_CASE("torch: autograd through every operator gives the adjoint (VJP of A x equals A^T v)") {
+/// f(A, like, gen) for every operator of the zoo, in float64 on every test device.
+template <class F>
+void for_each_operator_f64(std::uint64_t seed, F f) {
   for (const at::Device& dev : test_devices()) {
     CAPTURE(dev.str());
     const T like = libtorch::like(at::kDouble, dev);
-    std::mt19937_64 gen(4);
+    std::mt19937_64 gen(seed);
     for_each_operator<T>(
         [&](const auto& A) {
           CAPTURE(A.name());
-          const Mat a = reference::to_dense(A, like);
-          const Mat xm = randn_mat(a.cols(), 2, gen), vm = randn_mat(a.rows(), 2, gen);
-          const T x = leaf(like, xm, A.in_shape());
-          const T v = reference::from_matrix(like, vm, A.out_shape());
-          CHECK(rel_error(vjp(A.apply(x), v, x), Mat(a.transpose() * vm)) <= 1e-12);
-          const T w = leaf(like, vm, A.out_shape());
-          CHECK(rel_error(vjp(A.apply_adjoint(w), x.detach(), w), Mat(a * xm)) <= 1e-12);
+          f(A, like, gen);
         },
         7, like);
   }
+}
+}  // namespace
+
+TEST_CASE("torch: autograd through every operator gives the adjoint (VJP of A x equals A^T v)") {
+  for_each_operator_f64(4, [](const auto& A, const T& like, std::mt19937_64& gen) {
+    const Mat a = reference::to_dense(A, like);
+    const Mat xm = randn_mat(a.cols(), 2, gen), vm = randn_mat(a.rows(), 2, gen);
+    const T x = leaf(like, xm, A.in_shape());
+    const T v = reference::from_matrix(like, vm, A.out_shape());
+    CHECK(rel_error(vjp(A.apply(x), v, x), Mat(a.transpose() * vm)) <= 1e-12);
+    const T w = leaf(like, vm, A.out_shape());
+    CHECK(rel_error(vjp(A.apply_adjoint(w), x.detach(), w), Mat(a * xm)) <= 1e-12);
+  });
 }
 
 // The pivot is affine in (x_t, y): x̃ = (Σ̃/σ²) x_t + (Σ̃ Aᵀ/(α σ_y²)) y (MATH.md §2, Eq. of x̃ = α μ*),
@@ -57,43 +64,35 @@ TEST_CASE("torch: autograd through every operator gives the adjoint (VJP of A x 
 // products are P_N v and α (A†)ᵀ v, from Eigen's SVD pseudo-inverse. Spectral operators (the
 // conjugate-gradient path is not differentiable exactly: its step sizes are host scalars).
 TEST_CASE("torch: vector-Jacobian products through the pivot equal their closed forms") {
-  for (const at::Device& dev : test_devices()) {
-    CAPTURE(dev.str());
-    const T like = libtorch::like(at::kDouble, dev);
-    std::mt19937_64 gen(5);
-    for_each_operator<T>(
-        [&](const auto& A) {
-          if constexpr (SpectralOperator<std::decay_t<decltype(A)>>) {
-            CAPTURE(A.name());
-            const Mat a = reference::to_dense(A, like);
-            const Eigen::Index d = a.cols(), m = a.rows();
-            const Mat xm = randn_mat(d, 2, gen), ym = randn_mat(m, 2, gen), vm = randn_mat(d, 2, gen);
-            for (double sy : {0.1, 0.0}) {
-              CAPTURE(sy);
-              const double al = 0.8, s = 0.6;
-              const T x = leaf(like, xm, A.in_shape()), y = leaf(like, ym, A.out_shape());
-              const T v = reference::from_matrix(like, vm, A.in_shape());
-              const auto pv = pivot(A, x, y, NoiseLevels{al, s, sy});
-              Mat jx, jy;
-              if (sy > 0) {
-                const Mat st = reference::precision_form(a, xm.col(0), ym.col(0), al, s, sy).sigma_tilde;
-                jx = st * vm / (s * s);
-                jy = a * st * vm / (al * sy * sy);
-              } else {
-                const Mat pa = reference::pinv(a, 1e-9);
-                jx = vm - pa * (a * vm);
-                jy = al * pa.transpose() * vm;
-              }
-              // Relative to ‖J v‖ + ‖v‖: at σ_y = 0, P_N v is exactly 0 for operators without null space.
-              const auto close = [&](const Mat& g, const Mat& j) { return (g - j).norm() <= 1e-10 * (j.norm() + vm.norm()); };
-              CHECK(close(vjp(pv.x_tilde(), v, x), jx));
-              CHECK(close(vjp(pv.x_tilde(), v, y), jy));
-              CHECK(close(vjp(pv.mu_star(), v, x), Mat(jx / al)));  // μ* = x̃/α
-            }
-          }
-        },
-        7, like);
-  }
+  for_each_operator_f64(5, [](const auto& A, const T& like, std::mt19937_64& gen) {
+    if constexpr (SpectralOperator<std::decay_t<decltype(A)>>) {
+      const Mat a = reference::to_dense(A, like);
+      const Eigen::Index d = a.cols(), m = a.rows();
+      const Mat xm = randn_mat(d, 2, gen), ym = randn_mat(m, 2, gen), vm = randn_mat(d, 2, gen);
+      for (double sy : {0.1, 0.0}) {
+        CAPTURE(sy);
+        const double al = 0.8, s = 0.6;
+        const T x = leaf(like, xm, A.in_shape()), y = leaf(like, ym, A.out_shape());
+        const T v = reference::from_matrix(like, vm, A.in_shape());
+        const auto pv = pivot(A, x, y, NoiseLevels{al, s, sy});
+        Mat jx, jy;
+        if (sy > 0) {
+          const Mat st = reference::precision_form(a, xm.col(0), ym.col(0), al, s, sy).sigma_tilde;
+          jx = st * vm / (s * s);
+          jy = a * st * vm / (al * sy * sy);
+        } else {
+          const Mat pa = reference::pinv(a, 1e-9);
+          jx = vm - pa * (a * vm);
+          jy = al * pa.transpose() * vm;
+        }
+        // Relative to ‖J v‖ + ‖v‖: at σ_y = 0, P_N v is exactly 0 for operators without null space.
+        const auto close = [&](const Mat& g, const Mat& j) { return (g - j).norm() <= 1e-10 * (j.norm() + vm.norm()); };
+        CHECK(close(vjp(pv.x_tilde(), v, x), jx));
+        CHECK(close(vjp(pv.x_tilde(), v, y), jy));
+        CHECK(close(vjp(pv.mu_star(), v, x), Mat(jx / al)));  // μ* = x̃/α
+      }
+    }
+  });
 }
 
 TEST_CASE("torch: tensors on different devices, of different precisions, or undefined, are errors") {

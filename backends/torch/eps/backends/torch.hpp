@@ -76,19 +76,23 @@ inline std::string sizes_str(at::IntArrayRef s) {
   return r + "]";
 }
 
-/// Throws unless x is a defined tensor with a batch axis.
-inline const at::Tensor& batched(const at::Tensor& x, const char* what) {
+/// Throws unless x is a defined tensor.
+inline const at::Tensor& defined(const at::Tensor& x, const char* what) {
   EPS_CHECK(x.defined(), value_error, "eps(torch)::", what,
             ": undefined tensor (a default-constructed torch::Tensor; use eps::libtorch::like(dtype, device))");
+  return x;
+}
+
+/// Throws unless x is a defined tensor with a batch axis.
+inline const at::Tensor& batched(const at::Tensor& x, const char* what) {
+  defined(x, what);
   EPS_CHECK(x.dim() >= 1, shape_error, "eps(torch)::", what, ": a 0-dimensional tensor has no batch axis; expected B x ...");
   return x;
 }
 
 /// The real floating dtype of x's family (float32 for float32/complex64, float64 for float64/complex128).
 inline at::ScalarType real_dtype(const at::Tensor& x, const char* what) {
-  EPS_CHECK(x.defined(), value_error, "eps(torch)::", what,
-            ": undefined tensor (a default-constructed torch::Tensor; use eps::libtorch::like(dtype, device))");
-  const at::ScalarType t = x.scalar_type();
+  const at::ScalarType t = defined(x, what).scalar_type();
   EPS_CHECK(t == at::kFloat || t == at::kDouble || t == at::kComplexFloat || t == at::kComplexDouble, value_error,
             "eps(torch)::", what, ": dtype ", c10::toString(t), " is not supported (expected float32, float64, complex64 or complex128)");
   return c10::toRealValueType(t);
