@@ -81,7 +81,7 @@ void for_each_operator(F&& f, std::uint64_t seed = 7, const T& like = T{}) {
   std::apply([&](const auto&... op) { (f(op), ...); }, operator_zoo<T>(seed, like));
 }
 
-/// The schedules of MATH.md §1, plus a custom one (α = cos²(πt/2)... via callables).
+/// The schedules of docs/math.md §1, plus a custom one (α = cos²(πt/2)... via callables).
 inline std::vector<AnySchedule> all_schedules() {
   std::vector<AnySchedule> s;
   for (const auto& n : schedule_names()) s.push_back(make_schedule(n));

@@ -52,7 +52,9 @@ void cross_backend(double tol, const TX& lx = TX{}) {
           CAPTURE(sy);
           CAPTURE(t);
           std::mt19937_64 g1(11);
-          const TE xe = eps::randn(le, 3, Ae.in_shape(), g1), ye = eps::randn(le, 3, Ae.out_shape(), g1);
+          // Noise-free data must lie in range(A) (docs/conventions.md); noisy data is any y.
+          const TE xe = eps::randn(le, 3, Ae.in_shape(), g1);
+          const TE ye = sy == 0 ? TE(Ae.apply(eps::randn(le, 3, Ae.in_shape(), g1))) : TE(eps::randn(le, 3, Ae.out_shape(), g1));
           const TX xx = eps::reshape(moved(xe), Ax.in_shape()), yx = eps::reshape(moved(ye), Ax.out_shape());
           const auto pe = pivot(s, Ae, xe, ye, t, sy);
           const auto px = pivot(s, Ax, xx, yx, t, sy);

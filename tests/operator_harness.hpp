@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The reusable operator property harness (MATH.md §8.5), in the spirit of Eigen's test/adjoint.cpp and
+// The reusable operator property harness (docs/math.md §8.5), in the spirit of Eigen's test/adjoint.cpp and
 // Sophus' LieGroupTests: one function checks every property an operator promises, against an
 // independent dense float64 reference built column by column.
 #pragma once

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The analytic priors (MATH.md §6) against independent references: closed-form Gaussian conditioning,
+// The analytic priors (docs/math.md §6) against independent references: closed-form Gaussian conditioning,
 // finite differences for the second-order Tweedie Jacobian, Monte Carlo moments of the exact samplers.
 #include "common.hpp"
 #include "eps/analytic/gaussian_mixture.hpp"
@@ -28,7 +28,7 @@ TEST_CASE("analytic: Gaussian conditioning against the closed forms") {
 }
 
 TEST_CASE("analytic: second-order Tweedie, Jacobian of E[x0|x_t] = (alpha/sigma^2) Cov[x0|x_t], against finite differences") {
-  // Central differences with h = 1e-6 (check_math.py's bound: 1e-5 relative).
+  // Central differences with h = 1e-6 (a bound of 1e-5 relative is the finite-difference error).
   std::mt19937_64 gen(2);
   const Eigen::Index d = 6;
   std::vector<Vec> mu;
@@ -112,11 +112,13 @@ TEST_CASE("analytic: far-apart components (log-sum-exp) and singular observation
   const Mat x = g.denoise_isotropic(Mat(far), 1.0, 0.5);
   CHECK(x.allFinite());
   CHECK(rel_error(Vec(x.col(0)), Vec(far)) <= 1e-12);  // responsibility 1 on the near component, E = far
-  // σ_y = 0 with a rank-deficient A (a mask as a dense diagonal): the pseudo-inverse path.
+  // σ_y = 0 with a rank-deficient A (a mask as a dense diagonal): the observation is restricted to range(A).
   Mat A = Mat::Zero(3, 3);
   A(0, 0) = A(2, 2) = 1;
-  const Vec y(Vec::Constant(3, 2.0));
+  const Vec y{{2.0, 0.0, 2.0}};
   const auto post = g.posterior(A, y, 0.0);
   CHECK(post.mean()(0, 0) == doctest::Approx(2.0).epsilon(1e-10));
   CHECK(post.covariance_of(0)(0, 0) == doctest::Approx(0.0).scale(1));
+  // A nonzero value in the zero row is impossible without noise: rejected (docs/conventions.md).
+  CHECK_THROWS_AS(g.posterior(A, Vec(Vec::Constant(3, 2.0)), 0.0), eps::value_error);
 }

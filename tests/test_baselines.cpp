@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The isotropic-mixture fast path against the general closed forms (MATH.md §6), and the baselines of
-// MATH.md §7 against single steps computed by hand with dense matrices on small Gaussian problems.
+// The isotropic-mixture fast path against the general closed forms (docs/math.md §6), and the baselines of
+// docs/math.md §7 against single steps computed by hand with dense matrices on small Gaussian problems.
 #include "common.hpp"
 #include "eps/analytic/isotropic_mixture.hpp"
 #include "eps/baselines.hpp"
@@ -41,7 +41,7 @@ TEST_CASE("isotropic mixture: fast closed forms equal the general full-covarianc
   const auto check_op = [&](const auto& A) {
     CAPTURE(A.name());
     const Mat a = reference::to_dense(A, T{});
-    const Mat y = randn_mat(a.rows(), 1, gen);
+    const Mat y = a * randn_mat(a.cols(), 1, gen);  // in range(A): consistent also at σ_y = 0
     for (double sy : {0.0, 0.1, 1.0}) {
       CAPTURE(sy);
       const auto post = prior.posterior(a, y, sy);
@@ -224,5 +224,76 @@ TEST_CASE("baselines: single steps against hand computations on a 2-D Gaussian")
       CHECK(rel_error(E(x, t), prior.denoise(pivot(s, B, x, yb, t, sy))) <= 1e-9);
     }
     CHECK_THROWS_AS(equivalent_time_denoiser(D, s, A, y, 0.1), domain_error);
+  }
+}
+
+TEST_CASE("PiGDM as published on a prior of scale 8: a scalar loop written by hand agrees, and its samples collapse") {
+  // 1-D mixture of N(μ_k, 1), μ ∈ {−16, −8, 0, 8, 16} (the benchmark's scale), y = a x0 + σ_y n, VE schedule,
+  // EDM Euler from 500 draws of N(0, 80²). Everything is scalar and closed form: ς = σ, v_k = 1 + ς²,
+  // π = softmax(log w_k − ½ log v_k − (x − μ_k)²/(2 v_k)), m_k = μ_k + (x − μ_k)/v_k, x̂0 = Σ π_k m_k,
+  // J = Var[x0 | x]/ς² with Var = Σ π_k (ς²/v_k + m_k²) − x̂0², and ΠGDM's
+  // x̂0' = x̂0 + ς² J a (y − a x̂0)/(r² a² + σ_y²), r² = ς²/(1 + ς²) (data of unit variance, as published).
+  // The EDM grid is EDM's formula written out here. The library must reproduce this loop; and the
+  // published r² (the true variance of x0 here is ~130, not 1) makes the guidance up to 130× too strong at
+  // high noise: the flow contracts every initial state to one point, off the posterior at 20 NFE. With
+  // PigdmOptions::data_variance set to the prior's variance the spread comes back (docs/gmm_benchmark.md).
+  const std::vector<double> mu{-16, -8, 0, 8, 16}, w{0.1, 0.3, 0.2, 0.25, 0.15};
+  Mat means(1, 5);
+  for (int k = 0; k < 5; ++k) means(0, k) = mu[static_cast<std::size_t>(k)];
+  const analytic::IsotropicMixture prior(w, means, {1, 1, 1, 1, 1});
+  const double a = 0.2, sy = 0.1, y = 1.0;
+  const VeEdm s;
+  analytic::ScheduledDenoiser<analytic::IsotropicMixture, VeEdm> D{prior, s};
+  const Dense<T> A(T{}, std::vector<double>{a}, 1, Shape{1});
+  const auto post = prior.posterior(Mat::Constant(1, 1, a), Mat::Constant(1, 1, y), sy);
+  std::mt19937_64 gen(5);
+  const Mat ref = post.sample(20000, gen);
+  const double post_mean = ref.mean(), post_sd = std::sqrt((ref.array() - post_mean).square().mean());
+  const Mat x_T = 80.0 * randn(T{}, 500, Shape{1}, gen);
+  const auto by_hand = [&](double x, int N) {
+    std::vector<double> grid;
+    const double lo = std::pow(0.002, 1 / 7.0), hi = std::pow(80.0, 1 / 7.0);
+    for (int i = 0; i < N; ++i) grid.push_back(std::pow(hi + i / double(N - 1) * (lo - hi), 7.0));
+    grid.push_back(0.0);
+    for (int i = 0; i < N; ++i) {
+      const double r = grid[static_cast<std::size_t>(i)], rn = grid[static_cast<std::size_t>(i) + 1], v = 1 + r * r;
+      std::vector<double> logit(5), m(5);
+      double top = -INFINITY;
+      for (std::size_t k = 0; k < 5; ++k) {
+        logit[k] = std::log(prior.weights()[k]) - 0.5 * std::log(v) - (x - mu[k]) * (x - mu[k]) / (2 * v);
+        m[k] = mu[k] + (x - mu[k]) / v;
+        top = std::max(top, logit[k]);
+      }
+      double z = 0, x0 = 0, second = 0;
+      for (std::size_t k = 0; k < 5; ++k) z += std::exp(logit[k] - top);
+      for (std::size_t k = 0; k < 5; ++k) {
+        const double p = std::exp(logit[k] - top) / z;
+        x0 += p * m[k];
+        second += p * (r * r / v + m[k] * m[k]);
+      }
+      const double J = (second - x0 * x0) / (r * r), r2 = r * r / (1 + r * r);
+      const double guided = x0 + r * r * J * a * (y - a * x0) / (r2 * a * a + sy * sy);
+      x += (rn - r) * (x - guided) / r;
+    }
+    return x;
+  };
+  for (int N : {20, 100}) {
+    CAPTURE(N);
+    EdmOptions o;
+    o.steps = N;
+    const Mat lib = edm_sample(pigdm_denoiser(D, s, A, Mat::Constant(1, 1, y), sy), s, x_T, o).x;
+    double worst = 0;
+    for (Eigen::Index j = 0; j < 50; ++j) worst = std::max(worst, std::abs(lib(0, j) - by_hand(x_T(0, j), N)));
+    CHECK(worst <= 1e-9 * std::max(1.0, lib.cwiseAbs().maxCoeff()));
+    const double m = lib.mean(), sd = std::sqrt((lib.array() - m).square().mean());
+    CHECK(sd < 0.4 * post_sd);  // collapsed (100 NFE: to one point, sd ~1e-14)
+    PigdmOptions scaled;
+    scaled.data_variance = 129.0;  // Σ_k w_k μ_k² + 1 − (Σ_k w_k μ_k)², about 130
+    const Mat lib_v = edm_sample(pigdm_denoiser(D, s, A, Mat::Constant(1, 1, y), sy, scaled), s, x_T, o).x;
+    const double mv = lib_v.mean(), sdv = std::sqrt((lib_v.array() - mv).square().mean());
+    CHECK(sdv > 0.5 * post_sd);
+    MESSAGE(N << " NFE: published PiGDM mean " << m << " sd " << sd << "; with data_variance 129 mean " << mv << " sd " << sdv
+              << "; posterior mean " << post_mean << " sd " << post_sd);
+    if (N == 20) CHECK(std::abs(m - post_mean) > 5 * post_sd);  // off the posterior at 20 NFE
   }
 }

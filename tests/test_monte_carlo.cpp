@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MATH.md §8.4 / PAPER.md Prop. 3: x̃_t | x0 ~ N(α x0, Σ̃_t). Exactly, through the linear map that produces
+// docs/math.md §8.4 / docs/math.md §2: x̃_t | x0 ~ N(α x0, Σ̃_t). Exactly, through the linear map that produces
 // x̃ from (x_t, y); and by Monte Carlo, with a tolerance set by the sample size so that a false failure
 // is negligible and a wrong covariance (σ² I, what one would get without the measurement) fails.
 #include "common.hpp"
@@ -10,7 +10,7 @@ using T = EigenF64::T;
 
 TEST_CASE("E3: the linear map (x_t, y) -> x~ has mean coefficient alpha I and noise covariance Sigma~") {
   // x̃ = L_x x_t + L_y y; with x_t = α x0 + σ ε and y = A x0 + σ_y n the mean is (α L_x + L_y A) x0 and the
-  // noise covariance σ² L_x L_xᵀ + σ_y² L_y L_yᵀ. Bound 1e-10 relative (check_math.py: 1e-8).
+  // noise covariance σ² L_x L_xᵀ + σ_y² L_y L_yᵀ. Bound 1e-10 relative .
   std::mt19937_64 gen(3);
   for_each_operator<T>([&](const auto& A) {
     CAPTURE(A.name());

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Every operator through the property harness (MATH.md §8.5), both scalar types; the generators.
+// Every operator through the property harness (docs/math.md §8.5), both scalar types; the generators.
 #include "operator_harness.hpp"
 
 using namespace eps;

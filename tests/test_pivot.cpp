@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The pivot itself (MATH.md §8.3, §3, §8.5): the spectral form against the dense precision form and
+// The pivot itself (docs/math.md §8.3, §3, §8.5): the spectral form against the dense precision form and
 // against an independent SVD of the dense matrix; conjugate gradients against the spectral solve; the
-// edge-case table of §3; the covariance as an operator; PAPER.md Obs. 4, Eq. 14 and App. A.6.
+// edge-case table of §3; the covariance as an operator; docs/math.md §4.1, Eq. 14 and App. A.6.
 #include "common.hpp"
 #include "eps/analytic/gaussian_mixture.hpp"
 
@@ -18,7 +18,7 @@ Mat dense_cov(const Cov& cov, Eigen::Index d) {
 }  // namespace
 
 TEST_CASE("pivot: spectral form equals the dense precision form (sigma_y >= 0.1) and the SVD form (all sigma_y)") {
-  // Bound 1e-9 relative for σ_y ≥ 0.1 against P⁻¹b (check_math.py: 1e-8; we see ≤ 8e-11; the precision form is the
+  // Bound 1e-9 relative for σ_y ≥ 0.1 against P⁻¹b (we see ≤ 8e-11; the precision form is the
   // ill-conditioned side); 1e-10 against the SVD form for every σ_y, α > 0.
   std::mt19937_64 gen(99);
   double worst_p = 0, worst_s = 0;
@@ -33,7 +33,8 @@ TEST_CASE("pivot: spectral form equals the dense precision form (sigma_y >= 0.1)
           CAPTURE(sy);
           CAPTURE(t);
           const Coefficients c = coefficients(sched, t);
-          const Vec x_t = randn_mat(d, 1, gen), y = randn_mat(a.rows(), 1, gen);
+          // Noise-free data must lie in range(A) (docs/conventions.md); noisy data is any y.
+          const Vec x_t = randn_mat(d, 1, gen), y = sy == 0 ? Vec(a * randn_mat(d, 1, gen)) : Vec(randn_mat(a.rows(), 1, gen));
           const auto pv = pivot(A, Mat(x_t), Mat(y), NoiseLevels{c.alpha, c.sigma, sy});
           const Vec xt = pv.x_tilde().col(0), z = pv.mu_star().col(0);
           const Mat st = dense_cov(pv.covariance(), d), ss = dense_cov(pv.covariance_x0(), d);
@@ -54,7 +55,7 @@ TEST_CASE("pivot: spectral form equals the dense precision form (sigma_y >= 0.1)
 }
 
 TEST_CASE("pivot: conjugate gradients match the spectral solve, edge cases included") {
-  // MATH.md §8.5: the matrix-free path (CG on the interpolant-space system, started at x_t) against
+  // docs/math.md §8.5: the matrix-free path (CG on the interpolant-space system, started at x_t) against
   // the spectral path, for every spectral operator, σ_y ∈ {0, 1e-3, 0.1, 1}, and the limits α = 0
   // (linear, t = 1) and σ = 0 (linear, t = 0). Bound 1e-8 relative on x̃ and on Σ̃ v.
   std::mt19937_64 gen(5);
@@ -83,7 +84,7 @@ TEST_CASE("pivot: conjugate gradients match the spectral solve, edge cases inclu
   });
 }
 
-TEST_CASE("pivot: the edge-case table of MATH.md section 3, coefficient by coefficient") {
+TEST_CASE("pivot: the edge-case table of docs/math.md section 3, coefficient by coefficient") {
   // A mask is its own SVD (U = V = I, s = m), so every coefficient of the table can be read off directly.
   const ImageShape g{1, 2, 3};
   const std::vector<double> m{1, 0, 1, 1, 0, 1};
@@ -141,7 +142,7 @@ TEST_CASE("pivot: the edge-case table of MATH.md section 3, coefficient by coeff
   SUBCASE("the Fourier and dense operators give finite pivots at every corner, with the same limits") {
     for_each_operator<T>([&](const auto& B) {
       CAPTURE(B.name());
-      const T xb = randn(T{}, 1, B.in_shape(), gen), yb = randn(T{}, 1, B.out_shape(), gen);
+      const T xb = randn(T{}, 1, B.in_shape(), gen), yb = B.apply(randn(T{}, 1, B.in_shape(), gen));  // in range(B)
       for (auto [a, s, sy] : {std::tuple{0.0, 1.0, 0.0}, {0.0, 1.0, 0.5}, {1.0, 0.0, 0.0}, {1.0, 0.0, 0.5}, {0.5, 1.0, 0.0}}) {
         const auto pv = pivot(B, xb, yb, NoiseLevels{a, s, sy});
         CHECK(pv.x_tilde().allFinite());
@@ -181,7 +182,7 @@ TEST_CASE("pivot: the covariance operator (apply, square root, diagonal, noise m
   });
 }
 
-TEST_CASE("pivot: high-noise limit (PAPER.md Obs. 4), guidance gap (Eq. 14), equivalent time (App. A.6)") {
+TEST_CASE("pivot: high-noise limit (docs/math.md §4.1), guidance gap (Eq. 14), equivalent time (App. A.6)") {
   std::mt19937_64 gen(13);
   SUBCASE("mu* -> A^dagger y + P_N x_t as sigma -> infinity (EDM, alpha = 1)") {
     for_each_operator<T>([&](const auto& A) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MATH.md §8.1: the posterior score through the pivot, (E1) with E[x0|x_t,y] = D_{Σ*}(μ*) (E2), equals
+// docs/math.md §8.1: the posterior score through the pivot, (E1) with E[x0|x_t,y] = D_{Σ*}(μ*) (E2), equals
 // the direct Gaussian formula −(α² C_y + σ² I)⁻¹ (x_t − α m_y), for every schedule × every operator ×
 // σ_y ∈ {0, 1e-3, 0.1, 1} × t ∈ {0, 0.05, 0.3, 0.7, 0.95, 1}. The denoiser output itself is compared with
 // E[x0 | x_t, y] from the stacked dense observation, which also covers σ = 0 (no score) and α = 0.
@@ -36,8 +36,8 @@ Instance draw(const Op& A, double a, double s, double sy, std::mt19937_64& gen) 
 
 TEST_CASE("posterior (E1+E2): Gaussian prior, every schedule x operator x sigma_y x t") {
   // Bounds (float64, relative), spectral operators: 1e-9 for the score and the posterior mean when
-  // σ_y ≥ 0.1; 1e-8 (MATH.md §8.1) for σ_y ∈ {0, 1e-3}, where the dense reference goes through a
-  // (pseudo-)inverse of the nearly singular A C Aᵀ + σ_y² I (check_math.py sees 1.1e-8; we see ≤ 1.4e-9). Matrix-free operators (conjugate gradients to a relative residual of
+  // σ_y ≥ 0.1; 1e-8 (docs/math.md §8.1) for σ_y ∈ {0, 1e-3}, where the dense reference goes through a
+  // (pseudo-)inverse of the nearly singular A C Aᵀ + σ_y² I (an independent numpy check saw up to 1.1e-8; we see ≤ 1.4e-9). Matrix-free operators (conjugate gradients to a relative residual of
   // 1e-12): 1e-8 on the mean, and on the score measured as σ²‖Δscore‖/‖x_t‖ = α‖Δx̂0‖/‖x_t‖, because
   // the score divides the solver's error in x̂0 by σ² (σ = 0.002 at the EDM end).
   std::mt19937_64 gen(2026);

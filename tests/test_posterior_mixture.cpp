@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MATH.md §8.2: the same identity for a Gaussian-mixture prior (3 components, full non-isotropic
+// docs/math.md §8.2: the same identity for a Gaussian-mixture prior (3 components, full non-isotropic
 // covariances): EPS's score (E1) with the anisotropic mixture denoiser at the pivot equals the score of
 // the mixture x_t | y computed directly (responsibility-weighted component scores).
 #include <map>

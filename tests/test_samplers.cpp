@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Samplers and metrics: EPS with the exact toy denoiser against the oracle sampler (exact posterior
-// score) step for step (MATH.md §8.7); sampler outputs against closed-form Gaussian moments; the
+// score) step for step (docs/math.md §8.7); sampler outputs against closed-form Gaussian moments; the
 // Wasserstein estimators against closed forms.
 #include <algorithm>
 

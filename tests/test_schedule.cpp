@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// MATH.md §8.6 (schedules): derivatives against finite differences, endpoint values, log-SNR inversion,
+// docs/math.md §8.6 (schedules): derivatives against finite differences, endpoint values, log-SNR inversion,
 // EDM's grid; and the prediction conversions' round trips.
 #include "common.hpp"
 
@@ -20,7 +20,7 @@ TEST_CASE("schedules: derivatives against central finite differences") {
     }
 }
 
-TEST_CASE("schedules: closed forms and endpoints of MATH.md section 1") {
+TEST_CASE("schedules: closed forms and endpoints of docs/math.md section 1") {
   const Linear lin;
   const Trigonometric tri;
   const VpCosine vc;
@@ -87,7 +87,7 @@ TEST_CASE("parametrization: round trips between x0, epsilon, score and velocity 
       const BatchCoefficients bc{c.alpha, c.sigma, c.alpha_dot, c.sigma_dot};
       const T x0 = randn(T{}, 2, {5}, gen), e = randn(T{}, 2, {5}, gen);
       const T x_t = axpby(c.alpha, x0, c.sigma, e);
-      // With x̂0 = x0 exactly, ε̂ = ε, score = −ε/σ, v = α' x0 + σ' ε (MATH.md §1).
+      // With x̂0 = x0 exactly, ε̂ = ε, score = −ε/σ, v = α' x0 + σ' ε (docs/math.md §1).
       CHECK(rel_error(epsilon_from_x0(x0, x_t, c.alpha, c.sigma), e) <= 1e-12);
       CHECK(rel_error(score_from_x0(x0, x_t, c.alpha, c.sigma), T(-e / c.sigma)) <= 1e-12);
       CHECK(rel_error(velocity_from_x0(x0, x_t, bc), axpby(c.alpha_dot, x0, c.sigma_dot, e)) <= 1e-12);

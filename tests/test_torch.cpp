@@ -58,9 +58,9 @@ TEST_CASE("torch: autograd through every operator gives the adjoint (VJP of A x 
   });
 }
 
-// The pivot is affine in (x_t, y): x̃ = (Σ̃/σ²) x_t + (Σ̃ Aᵀ/(α σ_y²)) y (MATH.md §2, Eq. of x̃ = α μ*),
+// The pivot is affine in (x_t, y): x̃ = (Σ̃/σ²) x_t + (Σ̃ Aᵀ/(α σ_y²)) y (docs/math.md §2, Eq. of x̃ = α μ*),
 // so its vector-Jacobian products are closed-form: vᵀ ∂x̃/∂x_t = Σ̃ v/σ² and vᵀ ∂x̃/∂y = A Σ̃ v/(α σ_y²),
-// with Σ̃ from the dense precision form. At σ_y = 0: x̃ = P_N(A) x_t + α A† y (MATH.md §3 table), so the
+// with Σ̃ from the dense precision form. At σ_y = 0: x̃ = P_N(A) x_t + α A† y (docs/math.md §3 table), so the
 // products are P_N v and α (A†)ᵀ v, from Eigen's SVD pseudo-inverse. Spectral operators (the
 // conjugate-gradient path is not differentiable exactly: its step sizes are host scalars).
 TEST_CASE("torch: vector-Jacobian products through the pivot equal their closed forms") {

@@ -46,6 +46,12 @@ class convergence_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A backend library (FFTW, Eigen's SVD, LibTorch) failed at a task it was given valid input for.
+class backend_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// A file could not be read or written, or its content is malformed.
 class io_error : public std::runtime_error {
  public:

@@ -31,7 +31,7 @@ struct CgOptions {
 
 /// Solves (shift_b I + gram_b AᵀA) x_b = rhs_b for every sample b by conjugate gradients, starting from
 /// x0 (shift, gram ≥ 0). On a singular consistent system CG keeps x0's component in the null space of
-/// the matrix, which is how the σ_y = 0 and α = 0 limits of MATH.md §3 come out exactly (see posterior.hpp).
+/// the matrix, which is how the σ_y = 0 and α = 0 limits of docs/math.md §3 come out exactly (see posterior.hpp).
 /// Throws convergence_error naming the sample, its residual and the iteration count.
 template <LinearOperator Op>
 typename Op::tensor_type solve_shifted_gram(const Op& A, const BatchValues& shift, const BatchValues& gram,
@@ -93,6 +93,17 @@ typename Op::tensor_type spectral_filter(const Op& A, const typename Op::tensor_
   auto r = A.apply_v(eps::mul(c, w));
   if (is_thin(A)) r = eps::add(r, eps::scale_batch(eps::sub(x, A.apply_v(c)), w_null));
   return r;
+}
+
+/// The numerical rank of sample b of a spectral operator: its number of nonzero singular values (the
+/// operators set round-off ones to exactly 0; docs/conventions.md, "Numerical rank").
+template <SpectralOperator Op>
+index_t numerical_rank(const Op& A, index_t b = 0) {
+  const auto s = A.singular_values();
+  EPS_CHECK(b >= 0 && b < eps::batch(s), value_error, "eps::numerical_rank: sample ", b, " out of range [0, ", eps::batch(s), ")");
+  const std::vector<double> h = eps::to_host(s);
+  const index_t n = eps::sample_numel(s);
+  return static_cast<index_t>(std::count_if(h.begin() + b * n, h.begin() + (b + 1) * n, [](double v) { return v != 0; }));
 }
 
 /// 1/s where s > 0, 0 where s = 0 (the pseudo-inverse of the singular values).

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file parametrization.hpp
-/// Conversions between x0-, ε-, score- and velocity-prediction (MATH.md §1, §4; PAPER.md Prop. 2).
+/// Conversions between x0-, ε-, score- and velocity-prediction (docs/math.md §1, §4; docs/math.md §4.1).
 ///
 /// With x̂0 = E[x0 | x_t] and ε̂ = E[ε | x_t], two linear identities tie everything together:
 ///   x_t = α x̂0 + σ ε̂,   score = (α x̂0 − x_t)/σ² = −ε̂/σ,   v = α' x̂0 + σ' ε̂.
@@ -66,7 +66,7 @@ T x0_from_score(const T& score, const T& x_t, const BatchValues& alpha, const Ba
   return eps::scale_batch(eps::add(x_t, eps::scale_batch(score, sigma.map([](double s) { return s * s; }))), inv_a);
 }
 
-/// Velocity v = α' x̂0 + σ' ε̂ = (σ'/σ) x_t + (α' − α σ'/σ) x̂0 (PAPER.md Prop. 2); needs σ > 0
+/// Velocity v = α' x̂0 + σ' ε̂ = (σ'/σ) x_t + (α' − α σ'/σ) x̂0 (docs/math.md §4.1); needs σ > 0
 /// unless σ' = 0 (then v = α' x̂0).
 template <Tensor T>
 T velocity_from_x0(const T& x0, const T& x_t, const BatchCoefficients& c) {

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 /// @file posterior.hpp
-/// The exact posterior of MATH.md §2–4: the shifted pivot and its anisotropic covariance, in x0 space
-/// (μ*, Σ*; MATH.md's z, Σ, Eq. E2) and in interpolant space (x̃ = α μ*, Σ̃ = α² Σ*, Eq. E3), and the
+/// The exact posterior of docs/math.md §2–4: the shifted pivot and its anisotropic covariance, in x0 space
+/// (μ*, Σ*; docs/math.md's z, Σ, Eq. E2) and in interpolant space (x̃ = α μ*, Σ̃ = α² Σ*, Eq. E3), and the
 /// posterior quantities a sampler needs from a denoiser output (Eq. E1, §4).
 ///
-/// For A = U diag(s) Vᴴ and a coefficient c = (Vᴴ x_t)_i, c_y = (Uᴴ y)_i (MATH.md §3), with
+/// For A = U diag(s) Vᴴ and a coefficient c = (Vᴴ x_t)_i, c_y = (Uᴴ y)_i (docs/math.md §3), with
 /// D_i = α² σ_y² + s_i² σ² and Z_i = [D_i = 0]:
 ///   x̃_i = (α² σ_y² c + α s_i σ² c_y + Z_i c) / (D_i + Z_i),     Σ̃_i = σ² (α² σ_y² + Z_i) / (D_i + Z_i),
 ///   Σ*_i = σ² (σ_y² + Z_i) / (D_i + Z_i α²)   (+∞ where α = 0 and s_i = 0: no information).
 /// Z_i = 1 exactly where the ratio is 0/0 — s_i = 0 with α σ_y = 0, or σ = 0 with α σ_y = 0 — and the
-/// formula then gives MATH.md's tabled limits: x̃_i = c, Σ̃_i = σ² (null space, no information) and
+/// formula then gives docs/math.md's tabled limits: x̃_i = c, Σ̃_i = σ² (null space, no information) and
 /// x̃_i = c, Σ̃_i = 0 (σ = 0). Nothing is formed in precision form, so σ_y = 0, α = 0 and σ = 0 are exact.
 ///
 /// Operators without a factorisation use conjugate gradients on the interpolant-space system
@@ -17,7 +17,9 @@
 /// which on the singular systems of the limits keeps x_t's null-space component: the same table.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <random>
 #include <utility>
@@ -25,6 +27,7 @@
 
 #include "eps/backend.hpp"
 #include "eps/linalg.hpp"
+#include "eps/operators/common.hpp"
 #include "eps/operators/concepts.hpp"
 #include "eps/parametrization.hpp"
 #include "eps/schedule.hpp"
@@ -48,6 +51,11 @@ struct NoiseLevels {
       detail::require_nonnegative(sigma_y[b], where, "sigma_y");
       EPS_CHECK(alpha[b] > 0 || sigma[b] > 0, value_error, where, ": alpha and sigma are both 0 for sample ", b,
                 " (x_t carries neither signal nor noise)");
+      const double a = alpha[b], s = sigma[b], sy = sigma_y[b];
+      EPS_CHECK(std::isfinite(a * a * sy * sy) && std::isfinite(s * s) && std::isfinite(a * s * s) &&
+                    std::isfinite(sy * sy) && std::isfinite(a * a),
+                value_error, where, ": the levels of sample ", b, " (alpha ", a, ", sigma ", s, ", sigma_y ", sy,
+                ") overflow double precision in the pivot (alpha^2 sigma_y^2, sigma^2 and alpha sigma^2 must be finite)");
     }
   }
 };
@@ -65,7 +73,52 @@ struct PivotOptions {
   CgOptions cg{};
   /// Reject non-finite x_t and y (one reduction over each; set false in hot loops that guarantee it).
   bool check_finite = true;
+  /// Where σ_y = 0, reject a y outside the range of A (eps::check_measurement; costs one projection of
+  /// y). The samplers check once per run and then turn this off.
+  bool check_range = true;
+  /// Relative tolerance of that check; 0 selects √ε of the dtype (docs/conventions.md).
+  double range_rtol = 0;
 };
+
+/// Noise-free data must be consistent (docs/conventions.md, "Noise-free measurements"): where σ_y = 0,
+/// y = A x0 exactly, so the measured part y_m of y (`eps::measured`: y without an operator's padding) lies
+/// in range(A). Throws value_error naming the sample when ‖y_m − P_R y_m‖ > rtol·‖y_m‖, with P_R the
+/// projector onto range(A) (U 1[s>0] Uᴴ for spectral operators, A A† by conjugate gradients otherwise):
+/// such a y has zero likelihood under every prior, and no posterior exists. `rtol` = 0 selects √ε of
+/// y's dtype (1.5e-8 in float64, 3.5e-4 in float32): round-off of A x0 and of the rank cut passes.
+/// Samples with σ_y > 0 are not checked (any y is possible there).
+template <LinearOperator Op>
+void check_measurement(const Op& A, const typename Op::tensor_type& y, const BatchValues& sigma_y, double rtol = 0,
+                       const CgOptions& cg = {}, const char* where = "eps::check_measurement") {
+  eps::check_sample(y, A.out_shape(), where, "y");
+  EPS_CHECK(rtol >= 0 && !std::isnan(rtol), value_error, where, ": range tolerance must be >= 0 (0: automatic), got ", rtol);
+  const index_t by = eps::batch(y);
+  std::vector<bool> noise_free(static_cast<std::size_t>(by), false);
+  if (sigma_y.is_uniform()) {
+    noise_free.assign(noise_free.size(), sigma_y[0] == 0);
+  } else {
+    for (std::size_t b = 0; b < sigma_y.size(); ++b)
+      if (sigma_y[b] == 0) noise_free[by == 1 ? 0 : b] = true;
+  }
+  if (std::none_of(noise_free.begin(), noise_free.end(), [](bool v) { return v; })) return;
+  if (rtol == 0) rtol = std::sqrt(eps::epsilon(y));
+  using T = typename Op::tensor_type;
+  const T ym = eps::measured(A, y);
+  T proj;
+  if constexpr (SpectralOperator<Op>) {
+    proj = A.apply_u(eps::mul(A.apply_ut(ym), detail::nonzero_indicator(A.singular_values())));
+  } else {
+    proj = A.apply(pinv_apply(A, ym, cg));
+  }
+  const std::vector<double> rn = eps::norm2_batch(eps::sub(ym, proj)), yn = eps::norm2_batch(ym);
+  for (std::size_t b = 0; b < noise_free.size(); ++b) {
+    if (!noise_free[b]) continue;
+    const double r = std::sqrt(rn[b]), n = std::sqrt(yn[b]);
+    EPS_CHECK(r <= rtol * n, value_error, where, ": sigma_y = 0 but y (sample ", b, ") is not in the range of ", A.name(),
+              ": its distance to the range is ", r, ", ", (n > 0 ? r / n : 1.0), " of its norm (tolerance ", rtol,
+              "); noise-free data outside range(A) has zero likelihood under every prior. Correct y, or give sigma_y > 0");
+  }
+}
 
 template <LinearOperator Op>
 class Pivot;
@@ -113,7 +166,7 @@ class PosteriorCovariance {
   }
 
   /// Σ^{1/2} v with the symmetric square root (spectral operators only). For the others, draw x_t and y
-  /// and use the pivot (E3): that needs no square root (MATH.md §3).
+  /// and use the pivot (E3): that needs no square root (docs/math.md §3).
   T apply_sqrt(const T& v) const
     requires SpectralOperator<Op>
   {
@@ -128,7 +181,7 @@ class PosteriorCovariance {
     return apply_sqrt(eps::randn_like(like, gen));
   }
 
-  /// diag Σ, per pixel (PAPER.md's per-pixel noise map is √diag Σ̃ / σ). Spectral operators use their
+  /// diag Σ, per pixel (the published setup's (docs/math.md §9) per-pixel noise map is √diag Σ̃ / σ). Spectral operators use their
   /// O(d) formula; the others probe with unit vectors (d CG solves: for small d only).
   T diagonal() const {
     if constexpr (SpectralOperator<Op>) {
@@ -184,14 +237,14 @@ class PosteriorCovariance {
   BatchValues g_null_ = 0.0;
 };
 
-/// The shifted pivot of a measurement (PAPER.md Thm. 1; MATH.md E2, E3) with its covariance.
+/// The shifted pivot of a measurement (docs/math.md §2; docs/math.md E2, E3) with its covariance.
 template <LinearOperator Op>
 class Pivot {
  public:
   using T = typename Op::tensor_type;
   using R = real_tensor_t<T>;
 
-  /// x̃ = α μ* = Σ̃ (x_t/σ² + Aᵀy/(α σ_y²)) (E3), finite in every case of MATH.md §3's table.
+  /// x̃ = α μ* = Σ̃ (x_t/σ² + Aᵀy/(α σ_y²)) (E3), finite in every case of docs/math.md §3's table.
   const T& x_tilde() const { return x_tilde_; }
 
   /// μ* = x̃/α (E2). Where α = 0 it is A†y: the measured part of the pivot is y/s and the null space
@@ -205,9 +258,9 @@ class Pivot {
     return z;
   }
 
-  /// Σ̃ = α² Σ* (interpolant space), the covariance of x̃ given x0 (MATH.md §2).
+  /// Σ̃ = α² Σ* (interpolant space), the covariance of x̃ given x0 (docs/math.md §2).
   const PosteriorCovariance<Op>& covariance() const { return cov_tilde_; }
-  /// Σ* (x0 space), the covariance of μ* given x0 (PAPER.md Prop. 3).
+  /// Σ* (x0 space), the covariance of μ* given x0 (docs/math.md §2).
   const PosteriorCovariance<Op>& covariance_x0() const { return cov_star_; }
   /// √(diag Σ̃)/σ: the per-pixel relative noise level of x̃ (1 in the null space, < 1 where measured).
   R noise_map() const {
@@ -277,6 +330,7 @@ Pivot<Op> pivot(const Op& A, const typename Op::tensor_type& x_t, const typename
     eps::check_finite(x_t, where, "x_t");
     eps::check_finite(y, where, "y");
   }
+  if (opt.check_range) check_measurement(A, y, lv.sigma_y, opt.range_rtol, opt.cg, where);
   const BatchValues a2s2y = detail::square(detail::product(lv.alpha, lv.sigma_y));  // α² σ_y²
   const BatchValues s2 = detail::square(lv.sigma);                                    // σ²
   const BatchValues as2 = detail::product(lv.alpha, s2);                              // α σ²
@@ -316,7 +370,7 @@ Pivot<Op> pivot(const S& schedule, const Op& A, const typename Op::tensor_type& 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Posterior quantities from a denoiser output x̂0 = D(x̃, Σ̃) = E[x0 | x_t, y]  (MATH.md §4)
+// Posterior quantities from a denoiser output x̂0 = D(x̃, Σ̃) = E[x0 | x_t, y]  (docs/math.md §4)
 // ---------------------------------------------------------------------------------------------
 
 /// (E1) ∇ log p(x_t | y) = (α x̂0 − x_t)/σ².
@@ -331,13 +385,13 @@ T posterior_epsilon(const T& x0_hat, const T& x_t, const NoiseLevels& lv) {
   return epsilon_from_x0(x0_hat, x_t, lv.alpha, lv.sigma);
 }
 
-/// Posterior velocity v(x_t | y) = α' x̂0 + σ' ε̂ (PAPER.md Prop. 2).
+/// Posterior velocity v(x_t | y) = α' x̂0 + σ' ε̂ (docs/math.md §4.1).
 template <Tensor T>
 T posterior_velocity(const T& x0_hat, const T& x_t, const BatchCoefficients& c) {
   return velocity_from_x0(x0_hat, x_t, c);
 }
 
-/// PAPER.md Eq. 14: ∇ log p(y | x_t) = (α/σ²)(D_{Σ*}(μ*) − D_t(x_t)), the gap between the posterior and
+/// docs/math.md §4.1: ∇ log p(y | x_t) = (α/σ²)(D_{Σ*}(μ*) − D_t(x_t)), the gap between the posterior and
 /// the unconditional denoiser.
 template <Tensor T>
 T guidance_gap(const T& x0_posterior, const T& x0_unconditional, const NoiseLevels& lv) {
@@ -346,7 +400,7 @@ T guidance_gap(const T& x0_posterior, const T& x0_unconditional, const NoiseLeve
   return eps::scale_batch(eps::sub(x0_posterior, x0_unconditional), k);
 }
 
-/// PAPER.md Obs. 4: the limit of μ* as σ/α → ∞, A†y + P_N(A) x_t/α (x_t/α with α = 1 under EDM).
+/// docs/math.md §4.1: the limit of μ* as σ/α → ∞, A†y + P_N(A) x_t/α (x_t/α with α = 1 under EDM).
 template <LinearOperator Op>
 typename Op::tensor_type high_noise_limit(const Op& A, const typename Op::tensor_type& x_t,
                                           const typename Op::tensor_type& y, double alpha = 1.0,
@@ -356,7 +410,7 @@ typename Op::tensor_type high_noise_limit(const Op& A, const typename Op::tensor
 }
 
 /// γ such that AᵀA = γ² I (all singular values equal, V complete), to relative tolerance `rtol`;
-/// throws domain_error otherwise (PAPER.md App. A.6 applies only then).
+/// throws domain_error otherwise (docs/math.md §4.1 applies only then).
 template <SpectralOperator Op>
 double gram_scale(const Op& A, double rtol = 1e-12) {
   EPS_CHECK(!is_thin(A), domain_error, "eps::gram_scale: ", A.name(), " has a null space, so A^T A is not a multiple of I");
@@ -367,7 +421,7 @@ double gram_scale(const Op& A, double rtol = 1e-12) {
   return g;
 }
 
-/// PAPER.md App. A.6: if AᵀA = γ² I then Σ* = σ*² I with σ*² = σ² σ_y² / (α² σ_y² + σ² γ²).
+/// docs/math.md §4.1: if AᵀA = γ² I then Σ* = σ*² I with σ*² = σ² σ_y² / (α² σ_y² + σ² γ²).
 inline double equivalent_sigma2(double alpha, double sigma, double sigma_y, double gamma) {
   for (auto [v, n] : {std::pair{alpha, "alpha"}, {sigma, "sigma"}, {sigma_y, "sigma_y"}, {gamma, "gamma"}})
     detail::require_nonnegative(v, "eps::equivalent_sigma2", n);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file schedule.hpp
-/// Gaussian interpolants x_t = α_t x0 + σ_t ε (MATH.md §1): the schedules, their derivatives, log-SNR
+/// Gaussian interpolants x_t = α_t x0 + σ_t ε (docs/math.md §1): the schedules, their derivatives, log-SNR
 /// inversion, and EDM's time-step grid.
 ///
 /// A schedule is a scalar-only type with `alpha(t)`, `sigma(t)`, `alpha_dot(t)`, `sigma_dot(t)`,
@@ -200,7 +200,7 @@ void check_time(const S& s, double t, const char* where = "eps::coefficients") {
             s.t_min(), ", ", s.t_max(), "] for schedule '", s.name(), "', got ", t);
 }
 
-/// α, σ, α', σ' at t (MATH.md §1), after checking t and the values (α, σ ≥ 0, not both 0).
+/// α, σ, α', σ' at t (docs/math.md §1), after checking t and the values (α, σ ≥ 0, not both 0).
 template <Schedule S>
 Coefficients coefficients(const S& s, double t) {
   check_time(s, t);

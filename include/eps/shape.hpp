@@ -58,7 +58,7 @@ struct ImageShape {
 
 /// A real parameter that is one value for the whole batch (size 1) or one value per batch element.
 ///
-/// Noise levels, times and schedule coefficients are `BatchValues`: the closed forms of MATH.md hold
+/// Noise levels, times and schedule coefficients are `BatchValues`: the closed forms of docs/math.md hold
 /// per sample, so a training batch may mix times. Indexing broadcasts a single value.
 class BatchValues {
  public:

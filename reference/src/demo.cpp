@@ -74,7 +74,7 @@ int run(const DemoOptions& o) {
   const Mask<Mat> A(Mat{}, random_mask(img, o.missing, gen), img.shape());
   const Mat a = to_host_matrix(A);
   const Mat x_star = prior.sample(1, gen);
-  const Mat y = A.apply(x_star) + o.sigma_y * analytic::detail::randn(d, 1, gen).cwiseProduct(A.mask());
+  const Mat y = A.apply(x_star) + o.sigma_y * eps::randn(Mat{}, 1, Shape{d}, gen).cwiseProduct(A.mask());
   nlohmann::json out;
   out["settings"] = {{"d", d}, {"components", o.components}, {"missing_fraction", o.missing},
                      {"observed_pixels", static_cast<int>(A.mask().sum())}, {"sigma_y", o.sigma_y},
@@ -91,7 +91,7 @@ int run(const DemoOptions& o) {
     const AnySchedule s = make_schedule(name);
     for (double t : {0.05, 0.3, 0.6, 0.9}) {
       const Coefficients c = coefficients(s, t);
-      const Mat x_t = c.alpha * prior.sample(1, gen) + c.sigma * analytic::detail::randn(d, 1, gen);
+      const Mat x_t = c.alpha * prior.sample(1, gen) + c.sigma * eps::randn(Mat{}, 1, Shape{d}, gen);
       const auto pv = pivot(A, x_t, y, NoiseLevels{c.alpha, c.sigma, o.sigma_y});
       const Mat eps_score = posterior_score(prior.denoise(pv), x_t, pv.levels());
       const Mat direct = prior.posterior_score(x_t, c.alpha, c.sigma, a, y, o.sigma_y);

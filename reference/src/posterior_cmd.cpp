@@ -32,12 +32,7 @@ json matrix_json(const Mat& m) {
 
 int run_posterior(const PosteriorOptions& o) {
   using namespace jsonio;
-  json j;
-  try {
-    j = json::parse(read_file(o.problem));
-  } catch (const json::parse_error& e) {
-    eps::detail::raise<value_error>(o.problem, ": not valid JSON: ", e.what());
-  }
+  const json j = parse_file(o.problem);
   const PriorJson pr = read_prior(member(j, "prior", ""), "prior");
   const analytic::GaussianMixture prior(pr.weights, pr.means, pr.covariances);
   const Eigen::Index d = prior.dim();
@@ -73,6 +68,7 @@ int run_posterior(const PosteriorOptions& o) {
   out["alpha"] = c.alpha;
   out["sigma"] = c.sigma;
   out["sigma_y"] = sy;
+  out["rank"] = A.rank();  // numerical rank of A (docs/conventions.md)
   out["mu_star"] = to_json(Vec(pv.mu_star().col(0)));
   out["x_tilde"] = to_json(Vec(pv.x_tilde().col(0)));
   out["sigma_tilde"] = matrix_json(pv.covariance().apply(Mat::Identity(d, d)));
@@ -90,6 +86,11 @@ int run_posterior(const PosteriorOptions& o) {
     out["posterior_score_direct"] = nullptr;
     out["score_relative_difference"] = nullptr;
   }
+  // Everything finite was validated at the input; a non-finite result is a numerical failure (exit 1).
+  for (const char* key : {"mu_star", "x_tilde", "posterior_mean"})
+    for (const json& v : out[key])
+      EPS_CHECK(v.is_number() && std::isfinite(v.get<double>()), domain_error, "eps posterior: ", key,
+                " is not finite (a numerical failure; please report the problem file)");
   const std::string text = out.dump(1) + "\n";
   if (o.out.empty()) std::cout << text;
   else write_file_atomic(o.out, text);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// `eps toy gmm`: the exact Gaussian-mixture posterior benchmark (PAPER.md, last section; the MCGdiff
+// `eps toy gmm`: the exact Gaussian-mixture posterior benchmark (docs/math.md §9, last section; the MCGdiff
 // protocol). On a mixture prior every denoiser is closed-form, so EPS, the baselines and the true
 // posterior are compared with no training noise: sliced and max-sliced Wasserstein-2 distances from each
 // method's samples to exact posterior samples, next to the Monte Carlo floor (a fresh set of exact
@@ -47,7 +47,12 @@ struct ToyOptions {
   int max_sliced_directions = 100;
   std::string out = "toy_gmm";
   std::string problems_in, problems_out;
-  std::string init = "exact";
+  std::string init = "noise";
+  std::string sigma_max = "auto";  ///< the terminal noise ratio ς_max: a number, or "auto" (from the prior)
+  double terminal_nats = 0.01;     ///< "auto": the terminal mismatch bound KL(N(0, ς_max² I) ‖ p_ς_max)
+  double rho = 7.0;                ///< EDM grid exponent
+  int floor_draws = 5;             ///< independent exact sample sets behind the floor's mean and spread
+  bool heun = false;               ///< EDM Heun (2 NFE per step but the last) for the denoiser methods
   bool plots = true;
 };
 
@@ -57,8 +62,10 @@ struct Row {
   Eigen::Index d = 0, dy = 0;
   double sigma_y = 0;
   std::uint64_t seed = 0;
+  double sigma_max = 0;
   int nfe = 0, vjp = 0;
   double sw2 = NAN, max_sw2 = NAN, mean_rmse = NAN, seconds = 0;
+  double floor_sd = NAN;  ///< floor rows: the SD of SW2 over the floor's independent draws
 };
 
 /// Random unit directions and the sorted projections of the reference set on each.
@@ -109,7 +116,12 @@ std::string cell_of(const ToyProblem& p, const ToyOptions& o) {
 /// With `keep`, also returns every method's samples and (in `ref_out`) the exact reference set.
 std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress& prog, long& done,
                              std::map<std::string, Mat>* keep, Mat* ref_out) {
-  const VeEdm s;
+  // The terminal noise level: given, or the smallest with a terminal mismatch below --terminal-nats; the VE
+  // schedule spans exactly [0.002, sigma_max] (EDM's grid is clamped to the schedule's range).
+  const double sigma_max = o.sigma_max == "auto" ? p.prior.terminal_noise_ratio(o.terminal_nats) : std::stod(o.sigma_max);
+  EPS_CHECK(sigma_max > 0.002 && std::isfinite(sigma_max), value_error, "--sigma-max must be finite and > 0.002, got ",
+            sigma_max);
+  const VeEdm s{0.002, sigma_max};
   const Eigen::Matrix<double, -1, -1, Eigen::RowMajor> a_rows = p.A;
   const Op A(T{}, std::span<const double>(a_rows.data(), static_cast<std::size_t>(a_rows.size())), p.dy(), Shape{p.d()});
   const auto post = p.prior.posterior(p.A, p.y, p.sigma_y);
@@ -121,7 +133,7 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
   const std::string cell = cell_of(p, o);
   std::vector<Row> rows;
   const auto record = [&](const std::string& method, const Mat& x, int nfe, int vjp, double secs, bool distances = true) {
-    Row r{p.id, cell, method, p.d(), p.dy(), p.sigma_y, p.seed, nfe, vjp};
+    Row r{p.id, cell, method, p.d(), p.dy(), p.sigma_y, p.seed, sigma_max, nfe, vjp};
     if (distances) std::tie(r.sw2, r.max_sw2) = proj.distances(x, o.max_sliced_directions);
     r.mean_rmse = method == "eps-mean"
                       ? std::sqrt((x.colwise() - post_mean).colwise().squaredNorm().mean() / double(p.d()))
@@ -135,36 +147,52 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
   analytic::ScheduledDenoiser<analytic::IsotropicMixture, VeEdm> iso{p.prior, s};
   auto exact = [&](const Pivot<Op>& pv) { return p.prior.denoise(pv); };
   auto eps_d = posterior_denoiser(s, A, p.y, p.sigma_y, exact);
-  // The initial state at the top of the grid, the same for every method: 'exact' draws it from
-  // p(x_T | y) (α x0 + σ ε with x0 from the exact posterior), so that only the sampler and its guidance
-  // are compared; 'noise' is the usual σ(t0)·ε, whose mismatch with p(x_T | y) is KL ≈ ‖μ‖²/(2σ_max²) per
-  // component: not negligible here (‖μ‖ up to 16√d against σ_max = 80).
-  const auto x_init = [&](int steps) {
-    std::mt19937_64 g(p.seed * 104729 + 3);
+  const auto edm = [&](int steps) {
     EdmOptions e;
     e.steps = steps;
-    const double t0 = edm_grid(s, e).front();
+    e.ratio_max = sigma_max;
+    e.rho = o.rho;
+    return e;
+  };
+  // The initial state at the top of the grid, the same for every method: 'noise' (the default) is what
+  // every sampler does, σ(t0)·ε; 'exact' is a diagnostic that draws it from p(x_T | y) itself (α x0 + σ ε
+  // with x0 from the exact posterior), which no user can do.
+  const auto x_init = [&](int steps) {
+    std::mt19937_64 g(p.seed * 104729 + 3);
+    const double t0 = edm_grid(s, edm(steps)).front();
     Mat x = initial_noise(s, t0, T{}, o.samples, Shape{p.d()}, g);
     if (o.init == "exact") x += coefficients(s, t0).alpha * post.sample(o.samples, g);
     return x;
   };
-  const auto edm = [&](int steps) {
-    EdmOptions e;
-    e.steps = steps;
-    return e;
-  };
 
   if (selected("floor")) {
+    // The Monte Carlo floor: SW2 of fresh exact sample sets of the methods' size, averaged over
+    // --floor-draws independent sets; their SD says how far a method can be from the mean by chance.
     Stopwatch w;
-    const Mat f = post.sample(o.samples, gen);
-    record("floor", f, 0, 0, w.seconds());
+    Mat f;
+    double acc = 0, acc2 = 0, acc_max = 0;
+    for (int k = 0; k < o.floor_draws; ++k) {
+      f = post.sample(o.samples, gen);
+      const auto [sw, mx] = proj.distances(f, o.max_sliced_directions);
+      acc += sw;
+      acc2 += sw * sw;
+      acc_max += mx;
+    }
+    record("floor", f, 0, 0, w.seconds() / o.floor_draws);
+    const double n = o.floor_draws;
+    rows.back().sw2 = acc / n;
+    rows.back().max_sw2 = acc_max / n;
+    rows.back().floor_sd = n > 1 ? std::sqrt(std::max(0.0, (acc2 - acc * acc / n) / (n - 1))) : NAN;
   }
   for (int nfe : o.nfe) {
     const Mat x_T = x_init(nfe);  // the same initial state for every method at this NFE
     // EDM Euler with a denoiser; `vjp` points at the denoiser's VJP counter, if it has one.
+    // With --heun the denoiser methods take (nfe + 1)/2 Heun steps: 2 evaluations per step but the last.
     const auto run_edm = [&](const std::string& method, auto&& denoiser, const int* vjp) {
       Stopwatch w;
-      const auto r = edm_sample(denoiser, s, x_T, edm(nfe));
+      EdmOptions e = edm(o.heun ? (nfe + 1) / 2 : nfe);
+      e.heun = o.heun;
+      const auto r = edm_sample(denoiser, s, x_T, e);
       record(method, r.x, r.nfe, vjp ? *vjp : 0, w.seconds());
     };
     if (selected("eps")) run_edm("eps", eps_d, nullptr);
@@ -209,20 +237,20 @@ std::string fmt(double v, int prec = 4) {
 json row_json(const Row& r) {
   const auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
   return {{"problem", r.problem}, {"cell", r.cell},       {"method", r.method},        {"d", r.d},
-          {"dy", r.dy},           {"sigma_y", r.sigma_y}, {"seed", r.seed},            {"nfe", r.nfe},
+          {"dy", r.dy},           {"sigma_y", r.sigma_y}, {"seed", r.seed},            {"sigma_max", r.sigma_max}, {"nfe", r.nfe},
           {"vjp", r.vjp},         {"sw2", num(r.sw2)},    {"max_sw2", num(r.max_sw2)}, {"mean_rmse", num(r.mean_rmse)},
-          {"seconds", r.seconds}};
+          {"seconds", r.seconds}, {"floor_sd", num(r.floor_sd)}};
 }
 
 std::string rows_csv(const std::vector<Row>& rows) {
   std::ostringstream s;
   s << std::setprecision(10);
-  s << "problem,cell,method,d,dy,sigma_y,seed,nfe,vjp,sw2,max_sw2,mean_rmse,seconds\n";
+  s << "problem,cell,method,d,dy,sigma_y,seed,sigma_max,nfe,vjp,sw2,max_sw2,mean_rmse,seconds,floor_sd\n";
   const auto num = [](double v) { return std::isfinite(v) ? [&] { std::ostringstream t; t << std::setprecision(10) << v; return t.str(); }() : std::string(); };
   for (const Row& r : rows)
     s << r.problem << "," << r.cell << "," << r.method << "," << r.d << "," << r.dy << "," << r.sigma_y << "," << r.seed << ","
-      << r.nfe << "," << r.vjp << "," << num(r.sw2) << "," << num(r.max_sw2) << "," << num(r.mean_rmse) << "," << r.seconds
-      << "\n";
+      << r.sigma_max << "," << r.nfe << "," << r.vjp << "," << num(r.sw2) << "," << num(r.max_sw2) << "," << num(r.mean_rmse) << "," << r.seconds
+      << "," << num(r.floor_sd) << "\n";
   return s.str();
 }
 
@@ -231,9 +259,14 @@ struct Summary {
   int nfe;
   double sw2_mean, sw2_sd, max_mean, rmse_mean, seconds;
   int n;
+  double ratio = NAN;    ///< mean over problems of SW2 / the problem's floor
+  int at_floor = 0;      ///< problems where SW2 <= floor + 2 SD of the floor's draws
 };
 
 std::vector<Summary> summarize(const std::vector<Row>& rows) {
+  std::map<std::string, const Row*> floors;  // per problem
+  for (const Row& r : rows)
+    if (r.method == "floor") floors[r.problem] = &r;
   std::map<std::tuple<std::string, std::string, int>, std::vector<const Row*>> g;
   std::vector<std::tuple<std::string, std::string, int>> order;
   for (const Row& r : rows) {
@@ -253,9 +286,21 @@ std::vector<Summary> summarize(const std::vector<Row>& rows) {
       sec += r->seconds;
     }
     const double n = double(v.size());
-    out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), a / n,
-                   n > 1 ? std::sqrt(std::max(0.0, (a2 - a * a / n) / (n - 1))) : NAN, m / n, e / n, sec / n,
-                   static_cast<int>(v.size())});
+    Summary su{std::get<0>(key), std::get<1>(key), std::get<2>(key), a / n,
+               n > 1 ? std::sqrt(std::max(0.0, (a2 - a * a / n) / (n - 1))) : NAN, m / n, e / n, sec / n,
+               static_cast<int>(v.size())};
+    double ratio = 0;
+    int with_floor = 0;
+    for (const Row* r : v) {
+      const auto f = floors.find(r->problem);
+      if (f == floors.end() || !std::isfinite(r->sw2)) continue;
+      ratio += r->sw2 / f->second->sw2;
+      ++with_floor;
+      const double sd = std::isfinite(f->second->floor_sd) ? f->second->floor_sd : 0.0;
+      su.at_floor += r->sw2 <= f->second->sw2 + 2 * sd;
+    }
+    if (with_floor > 0) su.ratio = ratio / with_floor;
+    out.push_back(su);
   }
   return out;
 }
@@ -345,13 +390,7 @@ int run_toy(const ToyOptions& o) {
             "--max-sliced-directions must lie in [1, --projections]");
   std::vector<ToyProblem> problems;
   if (!o.problems_in.empty()) {
-    json j;
-    try {
-      j = json::parse(read_file(o.problems_in));
-    } catch (const json::parse_error& e) {
-      eps::detail::raise<value_error>(o.problems_in, ": not valid JSON: ", e.what());
-    }
-    problems = problems_from_json(j);
+    problems = problems_from_json(jsonio::parse_file(o.problems_in));
   } else {
     for (int d : o.d)
       for (int dy : o.dy) {
@@ -390,29 +429,43 @@ int run_toy(const ToyOptions& o) {
             << (o.problems_in.empty() ? o.protocol : "file " + o.problems_in) << ")\n"
             << "  samples " << o.samples << " per method; exact reference " << o.ref_samples << " samples; SW2 over "
             << o.projections << " random directions, max-SW2 over the first " << o.max_sliced_directions
-            << "; EDM grid (VE, 80 -> 0.002, rho 7); initial state: " << o.init << "\n";
+            << "; EDM " << (o.heun ? "Heun" : "Euler") << " on the VE grid sigma_max -> 0.002, rho " << o.rho
+            << "; initial state: " << o.init << "\n  sigma_max: "
+            << (o.sigma_max == "auto" ? "from the prior (terminal mismatch <= " + fmt(o.terminal_nats) + " nats)" : o.sigma_max)
+            << [&] {
+                 std::set<double> v;
+                 for (const Row& r : rows) v.insert(r.sigma_max);
+                 std::string l = " =";
+                 for (double x : v) l += " " + fmt(x, 5);
+                 return l;
+               }()
+            << "\n";
   std::string last;
   for (const auto& s : sums) {
     if (s.cell != last) {
       std::cout << "\n  " << s.cell << "\n    " << std::left << std::setw(11) << "method" << std::right << std::setw(6) << "NFE"
-                << std::setw(18) << "SW2 (mean±sd)" << std::setw(10) << "max-SW2" << std::setw(12) << "mean RMSE"
-                << std::setw(10) << "time[s]" << "\n";
+                << std::setw(18) << "SW2 (mean±sd)" << std::setw(10) << "/floor" << std::setw(10) << "at floor" << std::setw(10)
+                << "max-SW2" << std::setw(12) << "mean RMSE" << std::setw(10) << "time[s]" << "\n";
       last = s.cell;
     }
     std::ostringstream sw;
     sw << fmt(s.sw2_mean) << (std::isfinite(s.sw2_sd) ? "±" + fmt(s.sw2_sd, 2) : "");
+    const std::string at = s.method == "floor" || !std::isfinite(s.ratio) ? "" : std::to_string(s.at_floor) + "/" + std::to_string(s.n);
     std::cout << "    " << std::left << std::setw(11) << s.method << std::right << std::setw(6) << s.nfe << std::setw(18)
-              << sw.str() << std::setw(10) << fmt(s.max_mean) << std::setw(12) << fmt(s.rmse_mean) << std::setw(10)
-              << fmt(s.seconds, 3) << "\n";
+              << sw.str() << std::setw(10) << (s.method == "floor" ? "" : fmt(s.ratio, 3)) << std::setw(10) << at << std::setw(10)
+              << fmt(s.max_mean) << std::setw(12) << fmt(s.rmse_mean) << std::setw(10) << fmt(s.seconds, 3) << "\n";
   }
-  std::cout << "\n  floor: a fresh set of exact posterior samples; eps-mean: the 1-NFE posterior mean (its RMSE to E[x0|y]);\n"
-            << "  mean RMSE of the other rows: |sample mean - E[x0|y]|/sqrt(d).\n";
+  std::cout << "\n  floor: fresh sets of exact posterior samples (mean over " << o.floor_draws << " sets); /floor: SW2 over the\n"
+            << "  problem's floor, averaged over problems; at floor: problems with SW2 <= floor + 2 SD of its sets;\n"
+            << "  eps-mean: the 1-NFE posterior mean (its RMSE to E[x0|y]); mean RMSE of the other rows: |sample mean -\n"
+            << "  E[x0|y]|/sqrt(d).\n";
 
   json j;
   j["settings"] = {{"protocol", o.problems_in.empty() ? o.protocol : "file"}, {"samples", o.samples},
                    {"ref_samples", o.ref_samples}, {"projections", o.projections},
                    {"max_sliced_directions", o.max_sliced_directions}, {"nfe", o.nfe}, {"dps_nfe", o.dps_nfe},
-                   {"dps_zeta", o.dps_zeta}, {"schedule", "ve_edm"}, {"sampler", "edm_euler"}, {"init", o.init}};
+                   {"dps_zeta", o.dps_zeta}, {"schedule", "ve_edm"}, {"sampler", o.heun ? "edm_heun" : "edm_euler"},
+                   {"init", o.init}, {"sigma_max", o.sigma_max}, {"terminal_nats", o.terminal_nats}, {"rho", o.rho}};
   j["rows"] = json::array();
   for (const Row& r : rows) j["rows"].push_back(row_json(r));
   j["summary"] = json::array();
@@ -421,7 +474,9 @@ int run_toy(const ToyOptions& o) {
                             {"sw2_mean", std::isfinite(s.sw2_mean) ? json(s.sw2_mean) : json(nullptr)},
                             {"sw2_sd", std::isfinite(s.sw2_sd) ? json(s.sw2_sd) : json(nullptr)},
                             {"max_sw2_mean", std::isfinite(s.max_mean) ? json(s.max_mean) : json(nullptr)},
-                            {"mean_rmse", s.rmse_mean}, {"seconds", s.seconds}});
+                            {"mean_rmse", s.rmse_mean}, {"seconds", s.seconds},
+                            {"ratio_to_floor", std::isfinite(s.ratio) ? json(s.ratio) : json(nullptr)},
+                            {"problems_at_floor", s.at_floor}});
   write_file_atomic(out / "results.json", j.dump(1) + "\n");
   write_file_atomic(out / "results.csv", rows_csv(rows));
   if (o.plots) write_plots(out, sums, kept, refs);
@@ -452,8 +507,25 @@ void add_toy_command(CLI::App& app) {
   g->add_option("--ref-samples", o->ref_samples, "Exact posterior samples of the reference set")->check(CLI::Range(2, 10000000))->capture_default_str();
   g->add_option("--projections", o->projections, "Random directions of the sliced distance")->check(CLI::Range(1, 1000000))->capture_default_str();
   g->add_option("--max-sliced-directions", o->max_sliced_directions, "Directions of the max-sliced distance (the first of --projections)")->check(CLI::Range(1, 1000000))->capture_default_str();
-  g->add_option("--init", o->init, "Initial state: 'exact' (drawn from p(x_T | y)) or 'noise' (sigma_max * eps)")
-      ->check(CLI::IsMember({"exact", "noise"}))->capture_default_str();
+  g->add_option("--init", o->init, "Initial state: 'noise' (sigma_max * eps, what samplers do) or 'exact' (a diagnostic: "
+                "drawn from p(x_T | y))")->check(CLI::IsMember({"exact", "noise"}))->capture_default_str();
+  g->add_option("--sigma-max", o->sigma_max, "Terminal noise level of every sampler: a number, or 'auto' (the smallest "
+                "whose terminal mismatch with the prior is at most --terminal-nats)")
+      ->check([](const std::string& v) -> std::string {
+        if (v == "auto") return {};
+        try {
+          std::size_t n = 0;
+          const double x = std::stod(v, &n);
+          if (n == v.size() && std::isfinite(x) && x > 0.002) return {};
+        } catch (const std::exception&) {
+        }
+        return "expected 'auto' or a number > 0.002, got '" + v + "'";
+      })->capture_default_str();
+  g->add_option("--terminal-nats", o->terminal_nats, "Terminal mismatch bound of --sigma-max auto (nats)")
+      ->check(CLI::Range(1e-9, 1e3))->capture_default_str();
+  g->add_option("--rho", o->rho, "EDM grid exponent rho")->check(CLI::Range(1.0, 100.0))->capture_default_str();
+  g->add_option("--floor-draws", o->floor_draws, "Independent exact sample sets behind the floor")->check(CLI::Range(1, 1000))->capture_default_str();
+  g->add_flag("--heun", o->heun, "EDM Heun for eps, oracle, pigdm, ddnm, zero-shot ((NFE + 1)/2 steps)");
   g->add_option("--out", o->out, "Output directory (results.csv, results.json, plots/)")->capture_default_str();
   g->add_option("--problems", o->problems_in, "Read the problems from this JSON file instead of drawing them")->check(CLI::ExistingFile);
   g->add_option("--write-problems", o->problems_out, "Write the problems to this JSON file (atomically)");

@@ -14,6 +14,7 @@
 #include "eps/analytic/gaussian_mixture.hpp"
 #include "eps/analytic/isotropic_mixture.hpp"
 #include "eps/error.hpp"
+#include "util.hpp"
 
 namespace eps::cli {
 
@@ -85,11 +86,60 @@ namespace jsonio {
   eps::detail::raise<value_error>(field, ": ", what);
 }
 
+/// The largest magnitude a number of a problem file may have: products of up to three inputs (A C Aᵀ,
+/// α² σ_y², ...) then stay finite in double precision.
+inline constexpr double max_magnitude = 1e100;
+
 inline double number(const json& j, const std::string& field) {
   if (!j.is_number()) bad(field, "expected a number, got " + std::string(j.type_name()));
   const double v = j.get<double>();
   if (!std::isfinite(v)) bad(field, "expected a finite number");
+  if (std::abs(v) > max_magnitude)
+    bad(field, "expected a number of magnitude at most 1e100 (larger values overflow double precision in the "
+               "posterior), got " + json(v).dump());
   return v;
+}
+
+/// Parses a JSON file. Syntax errors and numbers that double precision cannot hold (1e999) are
+/// value_errors naming the file and the field being read ("prior.means[0][2]"), with the parser's reason.
+inline json parse_file(const std::string& path) {
+  const std::string text = read_file(path);
+  struct Frame {
+    bool array;
+    std::string key;
+    long index = -1;
+  };
+  std::vector<Frame> stack;
+  const auto element = [&] {
+    if (!stack.empty() && stack.back().array) ++stack.back().index;
+  };
+  const auto where = [&] {
+    std::string p;
+    for (std::size_t i = 0; i < stack.size(); ++i) {
+      const Frame& f = stack[i];
+      if (f.array) p += "[" + std::to_string(f.index + (i + 1 == stack.size() ? 1 : 0)) + "]";
+      else if (!f.key.empty()) p += (p.empty() ? "" : ".") + f.key;
+    }
+    return p.empty() ? std::string("(top level)") : p;
+  };
+  const json::parser_callback_t track = [&](int, json::parse_event_t ev, json& parsed) {
+    switch (ev) {
+      case json::parse_event_t::object_start: element(); stack.push_back({false, {}}); break;
+      case json::parse_event_t::array_start: element(); stack.push_back({true, {}}); break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end: if (!stack.empty()) stack.pop_back(); break;
+      case json::parse_event_t::key: if (!stack.empty()) stack.back().key = parsed.get<std::string>(); break;
+      case json::parse_event_t::value: element(); break;
+    }
+    return true;
+  };
+  try {
+    return json::parse(text, track);
+  } catch (const json::out_of_range& e) {
+    eps::detail::raise<value_error>(path, ": ", where(), ": a number that double precision cannot hold (", e.what(), ")");
+  } catch (const json::exception& e) {
+    eps::detail::raise<value_error>(path, ": not valid JSON near ", where(), ": ", e.what());
+  }
 }
 
 inline const json& member(const json& j, const std::string& key, const std::string& where) {

@@ -3,7 +3,7 @@
 /// What a linear operator A: R^d → R^m must provide (the minimal API), and what a spectral one adds.
 ///
 /// Minimal: `apply(x) = A x`, `apply_adjoint(y) = Aᵀ y`, `in_shape()`, `out_shape()`, `name()`.
-/// Spectral (MATH.md §3): a factorisation A = U diag(s) Vᴴ with orthonormal/unitary U and V, exposed as
+/// Spectral (docs/math.md §3): a factorisation A = U diag(s) Vᴴ with orthonormal/unitary U and V, exposed as
 /// `singular_values()` (a real tensor in coefficient layout, batch 1 or B), `apply_vt(x) = Vᴴ x`,
 /// `apply_v(c) = V c`, `apply_ut(y) = Uᴴ y`, `apply_u(c) = U c`. Coefficients live in one layout shared by
 /// Vᴴx and Uᴴy (`coef_type`, complex for Fourier-diagonalised operators), so every spectral formula is
@@ -54,6 +54,17 @@ bool is_thin(const Op& A) {
     return A.is_thin();
   else
     return false;
+}
+
+/// The part of y that is a measurement. Operators whose out_shape pads the measured values with ignored
+/// entries (Mask: unobserved pixels; SubsampledHartley: frequencies off Ω) say so with `measured(y)`,
+/// which zeroes the padding; for every other operator all of y is measured.
+template <LinearOperator Op>
+typename Op::tensor_type measured(const Op& A, const typename Op::tensor_type& y) {
+  if constexpr (requires { { A.measured(y) } -> std::same_as<typename Op::tensor_type>; })
+    return A.measured(y);
+  else
+    return y;
 }
 
 /// Aᵀ(A x), through the operator's fast path when it has one.

@@ -15,7 +15,8 @@
 #include <vector>
 
 #include "eps/operators/generators.hpp"
-#include "eps/operators/identity_mask.hpp"
+#include "eps/operators/common.hpp"
+#include "eps/operators/concepts.hpp"
 
 namespace eps {
 namespace detail {
@@ -34,9 +35,10 @@ T channel_mean_map(const T& g, const ImageShape& s) {
 /// ((kh−1)/2, (kw−1)/2): y[i, j] = Σ_{a,b} k[a, b] x[i − a + ca, j − b + cb] (indices mod H, W).
 /// One kernel shared by the batch, or one per sample. By the convolution theorem with the unitary F,
 /// A = F⁻¹ diag(ĥ) F with ĥ = √N F(k padded), so s = |ĥ|, V = F⁻¹, U = F⁻¹ diag(ĥ/|ĥ|).
-/// Singular values below rcond·max(s) are set to 0 exactly (in s and in A), so that frequencies the
-/// kernel annihilates are treated as null space instead of amplifying round-off; the default rcond is
-/// 64 machine epsilons of the tensor's dtype.
+/// Numerical rank (docs/conventions.md): singular values ≤ rcond·max(s) (per kernel) are set to 0
+/// exactly (in s and in A), so that frequencies the kernel annihilates are null space instead of
+/// amplified round-off. The default rcond is 64·ε of the dtype: |ĥ| comes from one FFT of the kernel,
+/// whose round-off is O(ε log N)·max(s), far below the max(m, d)·ε of a dense SVD.
 template <FftTensor T>
 class Blur {
  public:
@@ -63,12 +65,10 @@ class Blur {
     kernels_ = std::move(kernels);
     coef_type h = eps::scale(eps::fft2(eps::to_complex(eps::from_host(like, pad, nb, in.shape())), in), std::sqrt(double(H * W)));
     T s = eps::abs(h);
-    if (rcond < 0) rcond = 64 * eps::epsilon(like);
-    EPS_CHECK(std::isfinite(rcond), value_error, "eps::Blur: rcond must be finite, got ", rcond);
-    const double cut = rcond * eps::max_abs(s);
-    std::vector<double> keep = eps::to_host(s);
-    for (double& v : keep) v = v > cut ? 1.0 : 0.0;
-    const T kept = eps::from_host(like, keep, nb, in.shape());
+    const detail::RankCut<T> cut = detail::rank_cut(s, rcond, 64 * eps::epsilon(like), "eps::Blur");
+    rank_ = cut.rank;
+    rcond_ = cut.rcond;
+    const T& kept = cut.kept;
     const coef_type hk = eps::mul(h, kept);
     const T sk = eps::mul(s, kept);
     const T zero = eps::zero_indicator(sk);
@@ -79,9 +79,9 @@ class Blur {
   Blur(const T& like, ImageShape in, const Kernel& kernel, double rcond = -1)
       : Blur(like, in, std::vector<Kernel>{kernel}, rcond) {}
 
-  T apply(const T& x) const { return filter(check(x, "apply", "x"), (*h_)); }
-  T apply_adjoint(const T& y) const { return filter(check(y, "apply_adjoint", "y"), eps::conj((*h_))); }
-  T apply_gram(const T& x) const { return filter(check(x, "apply_gram", "x"), eps::to_complex(eps::mul((*s_), (*s_)))); }
+  T apply(const T& x) const { return filter(check(x, "eps::Blur::apply", "x"), (*h_)); }
+  T apply_adjoint(const T& y) const { return filter(check(y, "eps::Blur::apply_adjoint", "y"), eps::conj((*h_))); }
+  T apply_gram(const T& x) const { return filter(check(x, "eps::Blur::apply_gram", "x"), eps::to_complex(eps::mul((*s_), (*s_)))); }
   Shape in_shape() const { return in_.shape(); }
   Shape out_shape() const { return in_.shape(); }
   std::string name() const { return "blur"; }
@@ -89,10 +89,15 @@ class Blur {
   /// The transfer function ĥ (complex, coefficient layout).
   const coef_type& transfer() const { return (*h_); }
 
+  /// |ĥ| with the round-off values set to exactly 0.
   T singular_values() const { return (*s_); }
-  coef_type apply_vt(const T& x) const { return eps::fft2(eps::to_complex(check(x, "apply_vt", "x")), in_); }
+  /// The numerical rank of kernel b's operator (the number of kept frequencies over all channels).
+  index_t rank(index_t b = 0) const { return rank_.at(static_cast<std::size_t>(b)); }
+  /// The relative cut of the rank decision.
+  double rcond() const { return rcond_; }
+  coef_type apply_vt(const T& x) const { return eps::fft2(eps::to_complex(check(x, "eps::Blur::apply_vt", "x")), in_); }
   T apply_v(const coef_type& c) const { return eps::real(eps::ifft2(c, in_)); }
-  coef_type apply_ut(const T& y) const { return eps::mul(eps::fft2(eps::to_complex(check(y, "apply_ut", "y")), in_), eps::conj((*phase_))); }
+  coef_type apply_ut(const T& y) const { return eps::mul(eps::fft2(eps::to_complex(check(y, "eps::Blur::apply_ut", "y")), in_), eps::conj((*phase_))); }
   T apply_u(const coef_type& c) const { return eps::real(eps::ifft2(eps::mul(c, (*phase_)), in_)); }
   T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
 
@@ -104,13 +109,16 @@ class Blur {
   }
   ImageShape in_;
   std::vector<Kernel> kernels_;
+  std::vector<index_t> rank_;
+  double rcond_ = 0;
   detail::Shared<coef_type> h_, phase_;
   detail::Shared<T> s_;
 };
 
 /// Subsampled Hartley measurements with random signs: A = S H D, with D = diag(±1) (Rademacher signs,
 /// or I), H the unitary 2-D discrete Hartley transform of every channel (H = Re F − Im F, symmetric and
-/// involutory), and S the selection of a frequency set Ω; y has the shape of x with zeros off Ω.
+/// involutory), and S the selection of a frequency set Ω; y has the shape of x, and its entries off Ω are
+/// padding, ignored at every σ_y (`measured(y)` zeroes them).
 /// Ω must be symmetric (k ∈ Ω ⇔ −k ∈ Ω mod (H, W)); then S commutes with the Hartley-to-Fourier change
 /// of basis and A = U diag(s) Vᴴ with Vᴴ = F D, s = S, U = H F⁻¹: every factor is one FFT.
 template <FftTensor T>
@@ -147,8 +155,8 @@ class SubsampledHartley {
     d_ = eps::from_host(like, d, 1, in.shape());
   }
 
-  T apply(const T& x) const { return eps::mul(hartley(eps::mul(check(x, "apply", "x"), (*d_))), (*s_)); }
-  T apply_adjoint(const T& y) const { return eps::mul(hartley(eps::mul(check(y, "apply_adjoint", "y"), (*s_))), (*d_)); }
+  T apply(const T& x) const { return eps::mul(hartley(eps::mul(check(x, "eps::SubsampledHartley::apply", "x"), (*d_))), (*s_)); }
+  T apply_adjoint(const T& y) const { return eps::mul(hartley(eps::mul(check(y, "eps::SubsampledHartley::apply_adjoint", "y"), (*s_))), (*d_)); }
   Shape in_shape() const { return in_.shape(); }
   Shape out_shape() const { return in_.shape(); }
   std::string name() const { return "subsampled_hartley"; }
@@ -159,11 +167,13 @@ class SubsampledHartley {
   }
 
   T singular_values() const { return (*s_); }
-  coef_type apply_vt(const T& x) const { return eps::fft2(eps::to_complex(eps::mul(check(x, "apply_vt", "x"), (*d_))), in_); }
+  coef_type apply_vt(const T& x) const { return eps::fft2(eps::to_complex(eps::mul(check(x, "eps::SubsampledHartley::apply_vt", "x"), (*d_))), in_); }
   T apply_v(const coef_type& c) const { return eps::mul(eps::real(eps::ifft2(c, in_)), (*d_)); }
-  coef_type apply_ut(const T& y) const { return eps::fft2(eps::to_complex(hartley(check(y, "apply_ut", "y"))), in_); }
+  coef_type apply_ut(const T& y) const { return eps::fft2(eps::to_complex(hartley(check(y, "eps::SubsampledHartley::apply_ut", "y"))), in_); }
   T apply_u(const coef_type& c) const { return hartley(eps::real(eps::ifft2(c, in_))); }
   T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
+  /// y with its padding (entries off Ω) set to 0: the part of y that is a measurement.
+  T measured(const T& y) const { return eps::mul(check(y, "eps::SubsampledHartley::measured", "y"), (*s_)); }
 
  private:
   const T& check(const T& x, const char* what, const char* name) const {

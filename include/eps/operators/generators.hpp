@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file operators/generators.hpp
-/// Host-side generators for the task families of PAPER.md: blur kernels (Gaussian, motion, box) and
+/// Host-side generators for the task families of docs/math.md §9: blur kernels (Gaussian, motion, box) and
 /// masks (random pixels, boxes, symmetric frequency sets). They return plain `std::vector<double>` in
 /// row-major order, to be handed to the operators together with a `like` tensor of any backend.
 #pragma once
@@ -42,7 +42,7 @@ inline Kernel normalized(Kernel k) {
   return k;
 }
 
-/// size × size sampled Gaussian exp(−r²/(2σ²)), normalised to sum 1 (PAPER.md: size 11, σ = 0.75 at 64×64).
+/// size × size sampled Gaussian exp(−r²/(2σ²)), normalised to sum 1 (docs/math.md §9: size 11, σ = 0.75 at 64×64).
 inline Kernel gaussian_kernel(index_t size, double sigma) {
   EPS_CHECK(size >= 1, value_error, "eps::gaussian_kernel: size must be >= 1, got ", size);
   EPS_CHECK(sigma > 0 && std::isfinite(sigma), value_error, "eps::gaussian_kernel: sigma must be > 0, got ", sigma);
@@ -116,13 +116,13 @@ inline std::vector<double> box_mask(const ImageShape& s, index_t top, index_t le
   return m;
 }
 
-/// The centred box of half the height and width (PAPER.md's evaluation box).
+/// The centred box of half the height and width (the published setup's (docs/math.md §9) evaluation box).
 inline std::vector<double> centered_box_mask(const ImageShape& s) {
   const index_t h = s.height / 2, w = s.width / 2;
   return box_mask(s, (s.height - h) / 2, (s.width - w) / 2, h, w);
 }
 
-/// PAPER.md's training boxes: sides ~ U[H/4, H/2] × U[W/4, W/2], placed uniformly with a margin of H/16.
+/// the published setup's (docs/math.md §9) training boxes: sides ~ U[H/4, H/2] × U[W/4, W/2], placed uniformly with a margin of H/16.
 inline std::vector<double> random_box_mask(const ImageShape& s, std::mt19937_64& gen) {
   s.validate("eps::random_box_mask");
   auto uniform = [&](index_t lo, index_t hi) { return std::uniform_int_distribution<index_t>(lo, std::max(lo, hi))(gen); };

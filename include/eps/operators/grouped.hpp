@@ -16,13 +16,15 @@
 #include <string>
 #include <vector>
 
-#include "eps/operators/identity_mask.hpp"
+#include "eps/operators/common.hpp"
+#include "eps/operators/concepts.hpp"
 
 namespace eps {
 namespace detail {
 
 /// Groups = non-overlapping k × k blocks of every channel.
 struct BlockGroups {
+  static constexpr const char* owner = "eps::AvgPool";
   ImageShape in;
   index_t k;
   ImageShape out() const { return {in.channels, in.height / k, in.width / k}; }
@@ -43,6 +45,7 @@ struct BlockGroups {
 
 /// Groups = the C channels of each pixel.
 struct ChannelGroups {
+  static constexpr const char* owner = "eps::ColorToGray";
   ImageShape in;
   std::vector<double> ones = std::vector<double>(static_cast<std::size_t>(in.channels), 1.0);
   ImageShape out() const { return {1, in.height, in.width}; }
@@ -74,7 +77,7 @@ class GroupedSum {
     double g2 = 0;
     for (double w : group_weights) g2 += w * w;
     gamma_ = std::sqrt(g2);
-    EPS_CHECK(gamma_ > 0 && std::isfinite(gamma_), value_error, "eps::GroupedSum: the weights must be finite and not all 0");
+    EPS_CHECK(gamma_ > 0 && std::isfinite(gamma_), value_error, Groups::owner, ": the weights must be finite and not all 0");
     const double u_e = group_weights.front() / gamma_;
     sgn_ = u_e >= 0 ? 1.0 : -1.0;
     beta_ = 1.0 / (1.0 + std::abs(u_e));
@@ -114,12 +117,13 @@ class GroupedSum {
   T reflect(const T& x) const {
     return eps::sub(x, eps::scale(eps::mul(groups_.expand(groups_.reduce(eps::mul(x, (*w_)))), (*w_)), beta_));
   }
-  const T& in_check(const T& x, const char* what, const char* name) const {
-    eps::check_sample(x, in_shape(), what, name);
+  /// Checks an operand; errors name the user-facing operator ("eps::AvgPool::apply").
+  const T& in_check(const T& x, const char* method, const char* name) const {
+    eps::check_sample(x, in_shape(), (std::string(Groups::owner) + "::" + method).c_str(), name);
     return x;
   }
-  const T& out_check(const T& y, const char* what, const char* name) const {
-    eps::check_sample(y, out_shape(), what, name);
+  const T& out_check(const T& y, const char* method, const char* name) const {
+    eps::check_sample(y, out_shape(), (std::string(Groups::owner) + "::" + method).c_str(), name);
     return y;
   }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file reference/dense.hpp
 /// Dense float64 oracles (Eigen) that the tests compare the library against: operators as matrices
-/// built column by column, the pivot in precision form and through Eigen's SVD (MATH.md §2–3, as in
-/// shared/spec/check_math.py), the direct Gaussian posterior score (MATH.md §6) and the pseudo-inverse.
+/// built column by column, the pivot in precision form and through Eigen's SVD (docs/math.md §2–3), the
+/// direct Gaussian posterior score (docs/math.md §6) and the pseudo-inverse.
 /// These are deliberately naive: O(d³), no structure, no shared code with the library's fast paths.
 /// The non-template oracles are compiled once (reference/src/dense.cpp, library eps_reference_oracles):
 /// their Eigen decompositions cost ~20 s of compile time in every file that would otherwise include them.
@@ -63,18 +63,18 @@ struct DensePivot {
   Mat sigma_tilde;   ///< α² Σ*
 };
 
-/// MATH.md §2 precision form: P = α²/σ² I + AᵀA/σ_y², b = α/σ² x_t + Aᵀy/σ_y², z = P⁻¹b, Σ = P⁻¹.
+/// docs/math.md §2 precision form: P = α²/σ² I + AᵀA/σ_y², b = α/σ² x_t + Aᵀy/σ_y², z = P⁻¹b, Σ = P⁻¹.
 /// Needs α, σ, σ_y > 0 (the form is singular otherwise).
 DensePivot precision_form(const Mat& A, const Vec& x_t, const Vec& y, double a, double s, double sy);
 
-/// MATH.md §3 through a full SVD of the dense A (check_math.py's pivot_spectral), with the null-space
+/// docs/math.md §3 through a full SVD of the dense A (an independent SVD, not the library's), with the null-space
 /// rule x̃ = x_t, Σ̃ = σ² (needs α > 0 for z and Σ).
 DensePivot svd_form(const Mat& A, const Vec& x_t, const Vec& y, double a, double s, double sy);
 
 /// Gaussian prior N(μ, C), y = A x0 + σ_y n: the posterior N(m_y, C_y) (pseudo-inverse when σ_y = 0).
 std::pair<Vec, Mat> gaussian_posterior(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy);
 
-/// The direct posterior score of MATH.md §6: −(α² C_y + σ² I)⁻¹ (x_t − α m_y).
+/// The direct posterior score of docs/math.md §6: −(α² C_y + σ² I)⁻¹ (x_t − α m_y).
 Vec gaussian_posterior_score(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
                                     double a, double s);
 

@@ -22,6 +22,7 @@
 #include "eps/backend.hpp"
 #include "eps/backends/cpu_kernels.hpp"
 #include "eps/backends/fftw.hpp"
+#include "eps/backends/svd.hpp"
 
 namespace eps {
 namespace detail::eigen {
@@ -210,8 +211,8 @@ struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail
   static SvdRows<tensor_type> svd_rows(const tensor_type& rows) {
     // rows is n × m (m samples of n elements): the matrix is M = rowsᵀ (m × n) = U diag(s) Vᵀ,
     // so rows = V diag(s) Uᵀ and the SVD of `rows` gives (V, s, U) directly.
-    Eigen::BDCSVD<tensor_type> svd(rows, Eigen::ComputeThinU | Eigen::ComputeThinV);
-    return {svd.matrixV(), tensor_type(svd.singularValues()), svd.matrixU()};
+    auto svd = detail::cpu::thin_svd(rows);
+    return {std::move(svd.v), tensor_type(svd.s), std::move(svd.u)};
   }
 };
 

@@ -25,6 +25,7 @@
 #include "eps/backend.hpp"
 #include "eps/backends/cpu_kernels.hpp"
 #include "eps/backends/fftw.hpp"
+#include "eps/backends/svd.hpp"
 
 namespace eps {
 namespace detail::xtensor {
@@ -259,12 +260,11 @@ struct backend_traits<xt::xtensor<S, 2>> : detail::xtensor::traits<S> {
     return r;
   }
   /// rows: m samples of n, i.e. the m × n matrix M = U diag(s) Vᵀ itself: u = Uᵀ (r samples of m),
-  /// s (one sample of r), v = Vᵀ (r samples of n). Computed by Eigen's BDCSVD on a mapped copy.
+  /// s (one sample of r), v = Vᵀ (r samples of n). Computed by Eigen (detail::cpu::thin_svd) on a mapped copy.
   static SvdRows<tensor_type> svd_rows(const tensor_type& rows) {
     const Eigen::Matrix<S, -1, -1> m = mat(rows);
-    Eigen::BDCSVD<Eigen::Matrix<S, -1, -1>> svd(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
-    return {from_mat(svd.matrixU().transpose()), from_mat(svd.singularValues().transpose()),
-            from_mat(svd.matrixV().transpose())};
+    const auto svd = detail::cpu::thin_svd(m);
+    return {from_mat(svd.u.transpose()), from_mat(svd.s.transpose()), from_mat(svd.v.transpose())};
   }
 
  private:
