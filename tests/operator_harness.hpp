@@ -79,11 +79,7 @@ void check_spectral_operator(const Op& A, double tol, generator_t<T>& gen, const
   const auto g = eps::abs2(A.apply_vt(eps::randn(like, 1, A.in_shape(), gen)));  // ≥ 0, symmetric for Fourier operators
   const double g_null = 0.7;
   const Mat vgv = reference::dense_of([&](const T& e) { return spectral_filter(A, e, g, g_null); }, like, A.in_shape());
-  T diag;
-  if constexpr (requires { A.spectral_diagonal(g); })
-    diag = A.spectral_diagonal(g);
-  else
-    diag = A.spectral_diagonal(g, eps::batch_scalars(g, BatchValues(g_null)));
+  const T diag = eps::spectral_diagonal(A, g, g_null);
   CHECK(rel_error(as_mat(diag), Vec(vgv.diagonal())) <= tol);
   CHECK(rel_error(vgv, Mat(vgv.transpose())) <= tol);  // V diag(g) Vᴴ is symmetric (real)
 }

@@ -3,7 +3,12 @@
 // available device), autograd through the operators and the pivot against closed forms built from the
 // dense float64 oracle, and the device/precision/definedness errors.
 #include "torch_common.hpp"  // first: see there
+#include "concepts_common.hpp"
 #include "operator_harness.hpp"
+
+// Compile-only conformance on LibTorch (tests/concepts_common.hpp): one C++ type for every dtype and device.
+static_assert(eps::conformance::operators_conform<at::Tensor>());
+EPS_INSTANTIATE_ALL(at::Tensor)
 
 using namespace eps;
 using namespace eps::test;

@@ -5,7 +5,7 @@
 // floating-point sums and the FFT implementation differ: FFTW against pocketfft or cuFFT), on every
 // available device.
 #include "torch_common.hpp"  // first: see there
-#include "cross_backend.hpp"
+#include "cross_samplers.hpp"
 
 using namespace eps;
 using namespace eps::test;
@@ -21,5 +21,12 @@ TEST_CASE("torch: the same pivot, covariance, score and sampler trajectory as Ei
   for (const at::Device& d : test_devices()) {
     CAPTURE(d.str());
     cross_backend<eigen::Tensor<float>, at::Tensor>(1e-5, libtorch::like(at::kFloat, d));
+  }
+}
+
+TEST_CASE("torch: every sampler and baseline gives Eigen's trajectory, step for step (float64)") {
+  for (const at::Device& d : test_devices()) {
+    CAPTURE(d.str());
+    cross_backend_samplers<eigen::Tensor<double>, at::Tensor>(1e-12, libtorch::like(at::kDouble, d));
   }
 }

@@ -4,7 +4,7 @@
 // (float64: 1e-12 relative; float32: 1e-5, where only the order of floating-point sums may differ).
 #include "eps/backends/xtensor.hpp"
 
-#include "cross_backend.hpp"
+#include "cross_samplers.hpp"
 
 using namespace eps;
 using namespace eps::test;
@@ -17,3 +17,7 @@ TEST_CASE("xtensor: the same pivot, covariance, score and sampler trajectory as 
   cross_backend<eigen::Tensor<float>, xtensor::Tensor<float>>(1e-5);
 }
 
+
+TEST_CASE("xtensor: every sampler and baseline gives Eigen's trajectory, step for step (float64)") {
+  cross_backend_samplers<eigen::Tensor<double>, xtensor::Tensor<double>>(1e-12);
+}

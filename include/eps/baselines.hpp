@@ -214,7 +214,9 @@ SampleResult<typename Op::tensor_type> ddrm_sample(D&& denoiser, const S& s, con
     // Null-space directions (s = 0 and the complement of a thin V) by the first rule, on the whole vector:
     T next = eps::add(eps::add(x0, eps::scale(eps::sub(xb, x0), q * rn / r)), eps::scale(draw_noise(xb, gen), dd.eta * rn));
     // Measured directions: replace their coefficients.
-    const T cx0 = A.apply_vt(x0), cnext = A.apply_vt(next), xi = draw_noise(cx0, gen);
+    // The coefficients' noise is Vᵀ of white noise in x: white in the coefficients, and independent of the
+    // signs an SVD picks for V's columns (so every backend draws the same sample from the same noise).
+    const T cx0 = A.apply_vt(x0), cnext = A.apply_vt(next), xi = A.apply_vt(draw_noise(xb, gen));
     const T v_below = eps::add(eps::add(cx0, eps::mul(eps::sub(ybar, cx0), sd.weight)), eps::scale(xi, dd.eta * rn));
     const T v_above = eps::add(eps::axpby(1 - dd.eta_b, cx0, dd.eta_b, ybar), eps::mul(xi, sd.level));
     const T delta = eps::add(eps::mul(eps::sub(v_below, cnext), sd.below), eps::mul(eps::sub(v_above, cnext), sd.above));

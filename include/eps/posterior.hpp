@@ -185,11 +185,7 @@ class PosteriorCovariance {
   /// O(d) formula; the others probe with unit vectors (d CG solves: for small d only).
   T diagonal() const {
     if constexpr (SpectralOperator<Op>) {
-      if constexpr (requires { A_.spectral_diagonal(*g_); }) {
-        return A_.spectral_diagonal(*g_);
-      } else {
-        return A_.spectral_diagonal(*g_, eps::batch_scalars(*g_, g_null_));
-      }
+      return eps::spectral_diagonal(A_, *g_, g_null_);
     } else {
       const index_t d = numel(Shape(A_.in_shape()));
       const index_t nb = static_cast<index_t>(std::max(

@@ -175,19 +175,31 @@ class Custom {
 /// Any schedule behind one type (for run-time selection, e.g. from the command line).
 using AnySchedule = Custom;
 
+namespace detail {
+/// The named schedules, with their default parameters: the one list behind schedule_names and make_schedule.
+inline const std::vector<std::pair<std::string, AnySchedule (*)()>>& schedule_table() {
+  static const std::vector<std::pair<std::string, AnySchedule (*)()>> table{
+      {"linear", [] { return AnySchedule(Linear{}); }},
+      {"trigonometric", [] { return AnySchedule(Trigonometric{}); }},
+      {"vp_cosine", [] { return AnySchedule(VpCosine{}); }},
+      {"vp_linear", [] { return AnySchedule(VpLinear{}); }},
+      {"ve_edm", [] { return AnySchedule(VeEdm{}); }},
+      {"ve_geometric", [] { return AnySchedule(VeGeometric{}); }}};
+  return table;
+}
+}  // namespace detail
+
 /// The names accepted by make_schedule.
 inline std::vector<std::string> schedule_names() {
-  return {"linear", "trigonometric", "vp_cosine", "vp_linear", "ve_edm", "ve_geometric"};
+  std::vector<std::string> n;
+  for (const auto& [name, make] : detail::schedule_table()) n.push_back(name);
+  return n;
 }
 
 /// A schedule by name with its default parameters; throws value_error for an unknown name.
 inline AnySchedule make_schedule(const std::string& name) {
-  if (name == "linear") return AnySchedule(Linear{});
-  if (name == "trigonometric") return AnySchedule(Trigonometric{});
-  if (name == "vp_cosine") return AnySchedule(VpCosine{});
-  if (name == "vp_linear") return AnySchedule(VpLinear{});
-  if (name == "ve_edm") return AnySchedule(VeEdm{});
-  if (name == "ve_geometric") return AnySchedule(VeGeometric{});
+  for (const auto& [n, make] : detail::schedule_table())
+    if (n == name) return make();
   std::string known;
   for (const auto& n : schedule_names()) known += (known.empty() ? "" : ", ") + n;
   detail::raise<value_error>("eps::make_schedule: unknown schedule '", name, "'; expected one of ", known);

@@ -29,7 +29,8 @@ inline index_t numel(const Shape& s) {
   return std::accumulate(s.begin(), s.end(), index_t{1}, [](index_t a, index_t b) { return a * b; });
 }
 
-inline std::string to_string(const Shape& s) {
+/// "[2,3,4]": any list of extents (a Shape, or a backend's sizes as a span).
+inline std::string to_string(std::span<const index_t> s) {
   std::string r = "[";
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (i) r.push_back(',');

@@ -52,6 +52,7 @@ struct ToyOptions {
   double terminal_nats = 0.01;     ///< "auto": the terminal mismatch bound KL(N(0, ς_max² I) ‖ p_ς_max)
   double rho = 7.0;                ///< EDM grid exponent
   int floor_draws = 5;             ///< independent exact sample sets behind the floor's mean and spread
+  std::string pigdm_variance = "1";  ///< ΠGDM's data variance v in r_t²: a number, or "prior"
   bool heun = false;               ///< EDM Heun (2 NFE per step but the last) for the denoiser methods
   bool plots = true;
 };
@@ -122,6 +123,21 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
   EPS_CHECK(sigma_max > 0.002 && std::isfinite(sigma_max), value_error, "--sigma-max must be finite and > 0.002, got ",
             sigma_max);
   const VeEdm s{0.002, sigma_max};
+  // ΠGDM's r_t² assumes data of variance v per coordinate: 1 as published, or this prior's mean variance
+  // (1/d) tr Cov[x0] = (1/d)(Σ_k w_k (d c_k + ‖μ_k‖²) − ‖Σ_k w_k μ_k‖²).
+  const double pigdm_variance = [&] {
+    if (o.pigdm_variance != "prior") return std::stod(o.pigdm_variance);
+    const auto& w = p.prior.weights();
+    const Mat& mu = p.prior.means();
+    Vec mean = Vec::Zero(p.d());
+    double second = 0;
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      const Eigen::Index kk = static_cast<Eigen::Index>(k);
+      mean += w[k] * mu.col(kk);
+      second += w[k] * (double(p.d()) * p.prior.variances()[k] + mu.col(kk).squaredNorm());
+    }
+    return (second - mean.squaredNorm()) / double(p.d());
+  }();
   const Eigen::Matrix<double, -1, -1, Eigen::RowMajor> a_rows = p.A;
   const Op A(T{}, std::span<const double>(a_rows.data(), static_cast<std::size_t>(a_rows.size())), p.dy(), Shape{p.d()});
   const auto post = p.prior.posterior(p.A, p.y, p.sigma_y);
@@ -203,7 +219,9 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
       }, nullptr);
     if (selected("pigdm")) {
       int nv = 0;
-      run_edm("pigdm", pigdm_denoiser(iso, s, A, p.y, p.sigma_y, {}, &nv), &nv);
+      PigdmOptions po;
+      po.data_variance = pigdm_variance;
+      run_edm("pigdm", pigdm_denoiser(iso, s, A, p.y, p.sigma_y, po, &nv), &nv);
     }
     if (selected("ddnm")) run_edm("ddnm", ddnm_denoiser(iso, s, A, p.y, p.sigma_y), nullptr);
     if (selected("ddrm")) {
@@ -465,7 +483,8 @@ int run_toy(const ToyOptions& o) {
                    {"ref_samples", o.ref_samples}, {"projections", o.projections},
                    {"max_sliced_directions", o.max_sliced_directions}, {"nfe", o.nfe}, {"dps_nfe", o.dps_nfe},
                    {"dps_zeta", o.dps_zeta}, {"schedule", "ve_edm"}, {"sampler", o.heun ? "edm_heun" : "edm_euler"},
-                   {"init", o.init}, {"sigma_max", o.sigma_max}, {"terminal_nats", o.terminal_nats}, {"rho", o.rho}};
+                   {"init", o.init}, {"sigma_max", o.sigma_max}, {"terminal_nats", o.terminal_nats}, {"rho", o.rho},
+                   {"floor_draws", o.floor_draws}, {"pigdm_variance", o.pigdm_variance}};
   j["rows"] = json::array();
   for (const Row& r : rows) j["rows"].push_back(row_json(r));
   j["summary"] = json::array();
@@ -483,6 +502,22 @@ int run_toy(const ToyOptions& o) {
   std::cout << "  wrote " << (out / "results.csv").string() << ", " << (out / "results.json").string()
             << (o.plots ? ", plots in " + (out / "plots").string() : "") << "  (total " << fmt(total.seconds(), 3) << " s)\n";
   return 0;
+}
+
+/// A flag value that is `word`, or a finite number greater than `min`.
+CLI::Validator word_or_number(std::string word, double min) {
+  return CLI::Validator(
+      [word, min](std::string& v) -> std::string {
+        if (v == word) return {};
+        try {
+          std::size_t n = 0;
+          const double x = std::stod(v, &n);
+          if (n == v.size() && std::isfinite(x) && x > min) return {};
+        } catch (const std::exception&) {
+        }
+        return "expected '" + word + "' or a number > " + fmt(min) + ", got '" + v + "'";
+      },
+      word + "|NUMBER");
 }
 
 }  // namespace
@@ -511,19 +546,13 @@ void add_toy_command(CLI::App& app) {
                 "drawn from p(x_T | y))")->check(CLI::IsMember({"exact", "noise"}))->capture_default_str();
   g->add_option("--sigma-max", o->sigma_max, "Terminal noise level of every sampler: a number, or 'auto' (the smallest "
                 "whose terminal mismatch with the prior is at most --terminal-nats)")
-      ->check([](const std::string& v) -> std::string {
-        if (v == "auto") return {};
-        try {
-          std::size_t n = 0;
-          const double x = std::stod(v, &n);
-          if (n == v.size() && std::isfinite(x) && x > 0.002) return {};
-        } catch (const std::exception&) {
-        }
-        return "expected 'auto' or a number > 0.002, got '" + v + "'";
-      })->capture_default_str();
+      ->check(word_or_number("auto", 0.002))->capture_default_str();
   g->add_option("--terminal-nats", o->terminal_nats, "Terminal mismatch bound of --sigma-max auto (nats)")
       ->check(CLI::Range(1e-9, 1e3))->capture_default_str();
   g->add_option("--rho", o->rho, "EDM grid exponent rho")->check(CLI::Range(1.0, 100.0))->capture_default_str();
+  g->add_option("--pigdm-variance", o->pigdm_variance, "PiGDM's data variance v in r_t^2 = v s^2/(a^2 v + s^2): a number "
+                "(1: the published choice) or 'prior' (the prior's mean variance per coordinate)")
+      ->check(word_or_number("prior", 0.0))->capture_default_str();
   g->add_option("--floor-draws", o->floor_draws, "Independent exact sample sets behind the floor")->check(CLI::Range(1, 1000))->capture_default_str();
   g->add_flag("--heun", o->heun, "EDM Heun for eps, oracle, pigdm, ddnm, zero-shot ((NFE + 1)/2 steps)");
   g->add_option("--out", o->out, "Output directory (results.csv, results.json, plots/)")->capture_default_str();

@@ -75,8 +75,7 @@ inline Vec log_normal_columns(const Mat& o, const Vec& m, const SpdFactor& G) {
   return out;
 }
 
-/// Normalises log-weights column by column with log-sum-exp.
-inline Mat softmax_columns(const Mat& logw) {
+Mat softmax_columns(const Mat& logw) {
   Mat p(logw.rows(), logw.cols());
   for (Eigen::Index b = 0; b < logw.cols(); ++b) {
     const double top = logw.col(b).maxCoeff();

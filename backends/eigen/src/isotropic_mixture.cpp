@@ -62,7 +62,7 @@ Mat IsotropicPosterior::score(const Mat& x_t, double alpha, double sigma) const 
     for (Eigen::Index b = 0; b < B; ++b)
       logw(k, b) = std::log(w_(k)) - 0.5 * (res.col(b).dot(sol.col(b)) + logdet);
   }
-  const Mat p = detail::softmax_cols(logw);
+  const Mat p = detail::softmax_columns(logw);
   Mat out = Mat::Zero(d, B);
   for (Eigen::Index k = 0; k < K; ++k) out += sc[static_cast<std::size_t>(k)] * p.row(k).asDiagonal();
   return out;
@@ -202,7 +202,7 @@ IsotropicPosterior IsotropicMixture::posterior(const Mat& A, const Mat& y, doubl
     means.col(k) = mu_.col(k) + ck * V * (s.array() * res / G).matrix();
     q.col(k) = (sigma_y * sigma_y / G).sqrt().matrix();
   }
-  const Vec w = detail::softmax_cols(logw);
+  const Vec w = detail::softmax_columns(logw);
   return IsotropicPosterior(w, std::move(means), c_, V, std::move(q));
 }
 
@@ -224,7 +224,7 @@ void IsotropicMixture::isotropic_parts(const Mat& x_t, double alpha, double sigm
     means[static_cast<std::size_t>(k)] = (alpha * ck / v) * res;
     means[static_cast<std::size_t>(k)].colwise() += mu_.col(k);
   }
-  p = detail::softmax_cols(logw);
+  p = detail::softmax_columns(logw);
 }
 
 }  // namespace eps::analytic

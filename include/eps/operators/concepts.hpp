@@ -13,8 +13,11 @@
 /// true from `is_thin()`: the orthogonal complement of V's columns is then null space, handled
 /// implicitly by the derived algorithms (x − V Vᴴ x).
 ///
-/// Optional fast paths, detected by the derived algorithms: `apply_gram(x) = AᵀA x`, and
-/// `spectral_diagonal(g) = diag(V diag(g) Vᴴ)` for a coefficient-layout g (the per-pixel variance map).
+/// Spectral operators also give `spectral_diagonal(g, g_null) = diag(V diag(g) Vᴴ + g_null (I − V Vᴴ))` for a
+/// real coefficient-layout g and a per-sample g_null (a batch-scalar tensor, used only by a thin V): the
+/// per-pixel variances of Σ̃ and Σ* (PosteriorCovariance::diagonal, Pivot::noise_map), in O(d).
+///
+/// Optional fast path, detected by the derived algorithms: `apply_gram(x) = AᵀA x`.
 #pragma once
 
 #include <concepts>
@@ -45,7 +48,15 @@ concept SpectralOperator =
       { A.apply_v(c) } -> std::same_as<typename Op::tensor_type>;
       { A.apply_ut(x) } -> std::same_as<typename Op::coef_type>;
       { A.apply_u(c) } -> std::same_as<typename Op::tensor_type>;
+      { A.spectral_diagonal(A.singular_values(), A.singular_values()) } -> std::same_as<real_tensor_t<typename Op::tensor_type>>;
     };
+
+/// diag(V diag(g) Vᴴ + g_null (I − V Vᴴ)): the diagonal of a function of AᵀA given in coefficient layout.
+template <SpectralOperator Op>
+real_tensor_t<typename Op::tensor_type> spectral_diagonal(const Op& A, const real_tensor_t<typename Op::tensor_type>& g,
+                                                          const BatchValues& g_null = 0.0) {
+  return A.spectral_diagonal(g, eps::batch_scalars(g, g_null));
+}
 
 /// True when Op's V is thin (see above) for this instance.
 template <SpectralOperator Op>

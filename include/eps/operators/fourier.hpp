@@ -99,7 +99,7 @@ class Blur {
   T apply_v(const coef_type& c) const { return eps::real(eps::ifft2(c, in_)); }
   coef_type apply_ut(const T& y) const { return eps::mul(eps::fft2(eps::to_complex(check(y, "eps::Blur::apply_ut", "y")), in_), eps::conj((*phase_))); }
   T apply_u(const coef_type& c) const { return eps::real(eps::ifft2(eps::mul(c, (*phase_)), in_)); }
-  T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
+  T spectral_diagonal(const T& g, const T&) const { return detail::channel_mean_map(g, in_); }
 
  private:
   T filter(const T& x, const coef_type& f) const { return eps::real(eps::ifft2(eps::mul(eps::fft2(eps::to_complex(x), in_), f), in_)); }
@@ -171,7 +171,7 @@ class SubsampledHartley {
   T apply_v(const coef_type& c) const { return eps::mul(eps::real(eps::ifft2(c, in_)), (*d_)); }
   coef_type apply_ut(const T& y) const { return eps::fft2(eps::to_complex(hartley(check(y, "eps::SubsampledHartley::apply_ut", "y"))), in_); }
   T apply_u(const coef_type& c) const { return hartley(eps::real(eps::ifft2(c, in_))); }
-  T spectral_diagonal(const T& g) const { return detail::channel_mean_map(g, in_); }
+  T spectral_diagonal(const T& g, const T&) const { return detail::channel_mean_map(g, in_); }
   /// y with its padding (entries off Ω) set to 0: the part of y that is a measurement.
   T measured(const T& y) const { return eps::mul(check(y, "eps::SubsampledHartley::measured", "y"), (*s_)); }
 

@@ -107,7 +107,7 @@ class GroupedSum {
   T apply_ut(const T& y) const { return eps::scale(eps::mul(groups_.expand(out_check(y, "apply_ut", "y")), (*first_)), -sgn_); }
   T apply_u(const T& c) const { return eps::scale(groups_.reduce(eps::mul(in_check(c, "apply_u", "c"), (*first_))), -sgn_); }
   /// diag(Q diag(g) Q)_j = g_j (1 − 2β w_j²) + β² w_j² Σ_{i in group} w_i² g_i.
-  T spectral_diagonal(const T& g) const {
+  T spectral_diagonal(const T& g, const T&) const {
     return eps::add(eps::mul(g, (*diag_factor_)), eps::scale(eps::mul(groups_.expand(groups_.reduce(eps::mul(g, (*w2_)))), (*w2_)), beta_ * beta_));
   }
   /// The common singular value γ of every group.

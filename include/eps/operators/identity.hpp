@@ -34,7 +34,7 @@ class Identity {
   T apply_v(const T& c) const { return check(c, "c", "eps::Identity::apply_v"); }
   T apply_ut(const T& y) const { return check(y, "y", "eps::Identity::apply_ut"); }
   T apply_u(const T& c) const { return check(c, "c", "eps::Identity::apply_u"); }
-  T spectral_diagonal(const T& g) const { return g; }
+  T spectral_diagonal(const T& g, const T&) const { return g; }
 
  private:
   T check(const T& x, const char* name, const char* where) const {

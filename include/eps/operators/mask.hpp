@@ -46,7 +46,7 @@ class Mask {
   T apply_v(const T& c) const { return check(c, "c", "eps::Mask::apply_v"); }
   T apply_ut(const T& y) const { return check(y, "y", "eps::Mask::apply_ut"); }
   T apply_u(const T& c) const { return check(c, "c", "eps::Mask::apply_u"); }
-  T spectral_diagonal(const T& g) const { return g; }
+  T spectral_diagonal(const T& g, const T&) const { return g; }
   /// y with its padding (entries at unobserved pixels) set to 0: the part of y that is a measurement.
   T measured(const T& y) const { return apply_adjoint(y); }
 

@@ -7,13 +7,29 @@
 #pragma once
 
 #include <algorithm>
+#include <complex>
 #include <random>
 #include <span>
+#include <type_traits>
 
 #include "eps/error.hpp"
 #include "eps/shape.hpp"
 
 namespace eps::detail::cpu {
+
+/// Whether a scalar type is std::complex, and its real type (S itself for a real S).
+template <class S>
+struct is_complex : std::false_type {};
+template <class R>
+struct is_complex<std::complex<R>> : std::true_type {};
+template <class S>
+struct real_of {
+  using type = S;
+};
+template <class R>
+struct real_of<std::complex<R>> {
+  using type = R;
+};
 
 /// A read-only view of a sample-major batch.
 template <class S>

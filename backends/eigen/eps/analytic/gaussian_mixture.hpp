@@ -48,6 +48,8 @@ namespace detail {
 /// Noise-free consistency (docs/conventions.md, "Noise-free measurements"): throws value_error unless
 /// every column of o lies in the span of Q (orthonormal columns) to relative tolerance √ε.
 void require_in_range(const Mat& o, const Mat& Q, const char* where);
+/// Normalises log-weights (K × B) column by column with log-sum-exp; domain_error if a column is all −∞.
+Mat softmax_columns(const Mat& logw);
 }  // namespace detail
 
 /// A mixture of Gaussians per column: weights (K × B), component means (d × B each) and component

@@ -30,19 +30,6 @@
 
 namespace eps::analytic {
 
-namespace detail {
-/// Column-wise softmax of log-weights (K × B).
-inline Mat softmax_cols(const Mat& logw) {
-  Mat p(logw.rows(), logw.cols());
-  for (Eigen::Index b = 0; b < logw.cols(); ++b) {
-    const double m = logw.col(b).maxCoeff();
-    p.col(b) = (logw.col(b).array() - m).exp().matrix();
-    p.col(b) /= p.col(b).sum();
-  }
-  return p;
-}
-}  // namespace detail
-
 /// The posterior of an isotropic mixture given y = A x0 + σ_y n (one y): a mixture of Gaussians whose
 /// covariances c_k [P_N + V diag(q_k²) Vᵀ] share A's right singular vectors V (q_k = σ_y/√(c_k s² + σ_y²)).
 class IsotropicPosterior {
@@ -153,7 +140,7 @@ class IsotropicMixture {
       logw.row(k) = (std::log(w_[static_cast<std::size_t>(k)]) - 0.5 * logdet - 0.5 * quad.array()).matrix();
       cres[static_cast<std::size_t>(k)] = std::move(res);
     }
-    const Mat p = detail::softmax_cols(logw);
+    const Mat p = detail::softmax_columns(logw);
     Mat out = mu_ * p;  // Σ π_k μ_k
     Mat null_part = Mat::Zero(d, B);
     for (Eigen::Index k = 0; k < K; ++k) {

@@ -27,13 +27,9 @@
 namespace eps {
 namespace detail::eigen {
 
+using cpu::is_complex;
 template <class S>
-struct is_complex : std::false_type {};
-template <class R>
-struct is_complex<std::complex<R>> : std::true_type {};
-
-template <class S>
-using real_of = typename Eigen::NumTraits<S>::Real;
+using real_of = typename cpu::real_of<S>::type;
 
 template <class S>
 using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;

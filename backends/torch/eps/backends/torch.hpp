@@ -67,14 +67,8 @@ namespace detail::libtorch {
 
 using Sizes = std::vector<std::int64_t>;
 
-inline std::string sizes_str(at::IntArrayRef s) {
-  std::string r = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i) r.push_back(',');
-    r.append(std::to_string(s[i]));
-  }
-  return r + "]";
-}
+/// The sizes of a tensor, formatted as eps formats shapes ("[2,3,4]").
+inline std::string sizes_str(at::IntArrayRef s) { return eps::to_string(std::span<const index_t>(s.data(), s.size())); }
 
 /// Throws unless x is a defined tensor.
 inline const at::Tensor& defined(const at::Tensor& x, const char* what) {

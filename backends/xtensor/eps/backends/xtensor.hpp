@@ -33,19 +33,8 @@ namespace detail::xtensor {
 template <class S>
 using Tens = xt::xtensor<S, 2>;
 
-template <class S>
-struct is_complex : std::false_type {};
-template <class R>
-struct is_complex<std::complex<R>> : std::true_type {};
-
-template <class S>
-struct real_of {
-  using type = S;
-};
-template <class R>
-struct real_of<std::complex<R>> {
-  using type = R;
-};
+using cpu::is_complex;
+using cpu::real_of;
 
 template <class S>
 Tens<S> make(index_t batch, index_t n) {
