@@ -17,9 +17,9 @@ namespace {
 
 using T = eps::eigen::Tensor<double>;
 
-using eps::bench::Size;
-using eps::bench::kSizes;
 using eps::bench::kLevels;
+using eps::bench::kSizes;
+using eps::bench::Size;
 
 template <class Op>
 void run_pivot(benchmark::State& state, const Op& A, const Size& s) {
@@ -61,7 +61,9 @@ void BM_mask(benchmark::State& state, Size s) {
   run_pivot(state, eps::Mask<TT>(TT{}, eps::random_mask(s.img, 0.7, gen), s.img.shape()), s);
 }
 template <class TT>
-void BM_avgpool4(benchmark::State& state, Size s) { run_pivot(state, eps::AvgPool<TT>(TT{}, s.img, 4), s); }
+void BM_avgpool4(benchmark::State& state, Size s) {
+  run_pivot(state, eps::AvgPool<TT>(TT{}, s.img, 4), s);
+}
 template <class TT>
 void BM_blur11(benchmark::State& state, Size s) {
   run_pivot(state, eps::Blur<TT>(TT{}, s.img, eps::gaussian_kernel(11, 0.75 * s.img.height / 64.0 + 0.5)), s);
@@ -108,8 +110,10 @@ const bool registered = [] {
     benchmark::RegisterBenchmark(("pivot_blur11" + tag).c_str(), BM_blur11<T>, s)->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("xtensor/copy" + tag).c_str(), BM_copy<X>, s)->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("xtensor/pivot_mask" + tag).c_str(), BM_mask<X>, s)->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("xtensor/pivot_avgpool4" + tag).c_str(), BM_avgpool4<X>, s)->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("xtensor/pivot_blur11" + tag).c_str(), BM_blur11<X>, s)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("xtensor/pivot_avgpool4" + tag).c_str(), BM_avgpool4<X>, s)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("xtensor/pivot_blur11" + tag).c_str(), BM_blur11<X>, s)
+        ->Unit(benchmark::kMicrosecond);
     if (s.img.numel() <= 3 * 64 * 64)
       benchmark::RegisterBenchmark(("pivot_dense_m=d/4" + tag).c_str(), BM_dense, s)->Unit(benchmark::kMicrosecond);
   }
@@ -118,7 +122,9 @@ const bool registered = [] {
     const std::string tag = "/d=" + std::to_string(img.numel());
     benchmark::RegisterBenchmark(("path_spectral" + tag).c_str(), BM_path_spectral, img)->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("path_cg" + tag).c_str(), BM_path_cg, img)->Unit(benchmark::kMicrosecond);
-    if (h <= 32) benchmark::RegisterBenchmark(("path_dense_cholesky" + tag).c_str(), BM_path_dense, img)->Unit(benchmark::kMicrosecond);
+    if (h <= 32)
+      benchmark::RegisterBenchmark(("path_dense_cholesky" + tag).c_str(), BM_path_dense, img)
+          ->Unit(benchmark::kMicrosecond);
   }
   return true;
 }();

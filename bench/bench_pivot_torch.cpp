@@ -18,9 +18,9 @@ namespace {
 
 using T = at::Tensor;
 
-using eps::bench::Size;
-using eps::bench::kSizes;
 using eps::bench::kLevels;
+using eps::bench::kSizes;
+using eps::bench::Size;
 
 /// Waits for the device (a one-element read: a no-op cost on the CPU, a synchronisation on CUDA).
 void sync(const T& x) { benchmark::DoNotOptimize(x.reshape({-1})[0].item<double>()); }
@@ -56,7 +56,9 @@ void BM_mask(benchmark::State& state, Size s, T like) {
   std::mt19937_64 gen(2);
   run_pivot(state, eps::Mask<T>(like, eps::random_mask(s.img, 0.7, gen), s.img.shape()), s, like);
 }
-void BM_avgpool4(benchmark::State& state, Size s, T like) { run_pivot(state, eps::AvgPool<T>(like, s.img, 4), s, like); }
+void BM_avgpool4(benchmark::State& state, Size s, T like) {
+  run_pivot(state, eps::AvgPool<T>(like, s.img, 4), s, like);
+}
 void BM_blur11(benchmark::State& state, Size s, T like) {
   run_pivot(state, eps::Blur<T>(like, s.img, eps::gaussian_kernel(11, 0.75 * s.img.height / 64.0 + 0.5)), s, like);
 }
@@ -74,9 +76,12 @@ const bool registered = [] {
     for (const Size& s : kSizes) {
       const std::string tag = "/d=" + std::to_string(s.numel());
       benchmark::RegisterBenchmark((name + "/copy" + tag).c_str(), BM_copy, s, like)->Unit(benchmark::kMicrosecond);
-      benchmark::RegisterBenchmark((name + "/pivot_mask" + tag).c_str(), BM_mask, s, like)->Unit(benchmark::kMicrosecond);
-      benchmark::RegisterBenchmark((name + "/pivot_avgpool4" + tag).c_str(), BM_avgpool4, s, like)->Unit(benchmark::kMicrosecond);
-      benchmark::RegisterBenchmark((name + "/pivot_blur11" + tag).c_str(), BM_blur11, s, like)->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark((name + "/pivot_mask" + tag).c_str(), BM_mask, s, like)
+          ->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark((name + "/pivot_avgpool4" + tag).c_str(), BM_avgpool4, s, like)
+          ->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark((name + "/pivot_blur11" + tag).c_str(), BM_blur11, s, like)
+          ->Unit(benchmark::kMicrosecond);
     }
   return true;
 }();

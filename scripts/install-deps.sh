@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(cmake g++ make pkg-config libeigen3-dev libxtensor-dev libfftw3-dev doctest-dev libcli11-dev nlohmann-json3-dev gnuplot-nox
-      libtorch-dev libopenblas0-openmp)
+      libtorch-dev libopenblas0-openmp clang-format)
 for arg in "$@"; do
   case "$arg" in
     --bench) pkgs+=(libbenchmark-dev) ;;

@@ -69,10 +69,11 @@ auto operator_zoo(std::uint64_t seed = 7, const T& like = T{}) {
   const ImageShape g{2, 3, 4}, gp{2, 4, 6}, gc{3, 3, 4}, gb{2, 4, 5};
   Mask<T> mask(like, random_mask(g, 0.5, gen), g.shape());
   Blur<T> blur(like, gb, skew_kernel());
-  return std::make_tuple(Identity<T>(like, g.shape()), mask, AvgPool<T>(like, gp, 2), ColorToGray<T>(like, gc), blur,
-                         Dense<T>(like, row_major(randn_mat(10, g.numel(), gen) / std::sqrt(double(g.numel()))), 10, g.shape()),
-                         SubsampledHartley<T>(like, gb, symmetric_frequency_mask(gb, 0.5, gen), true, seed),
-                         compose(blur, Mask<T>(like, random_mask(gb, 0.3, gen), gb.shape())), matrix_free(mask));
+  return std::make_tuple(
+      Identity<T>(like, g.shape()), mask, AvgPool<T>(like, gp, 2), ColorToGray<T>(like, gc), blur,
+      Dense<T>(like, row_major(randn_mat(10, g.numel(), gen) / std::sqrt(double(g.numel()))), 10, g.shape()),
+      SubsampledHartley<T>(like, gb, symmetric_frequency_mask(gb, 0.5, gen), true, seed),
+      compose(blur, Mask<T>(like, random_mask(gb, 0.3, gen), gb.shape())), matrix_free(mask));
 }
 
 /// Calls f(op) for every operator of the zoo.

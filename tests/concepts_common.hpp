@@ -80,22 +80,22 @@ void use_every_algorithm(const T& like, generator_t<T>& gen) {
 
 /// Explicit instantiation of every operator class and every algorithm template for tensor type T
 /// (a macro, since explicit instantiations must be at namespace scope with the type spelled out).
-#define EPS_INSTANTIATE_ALL(T)                                                                                     \
-  template class eps::Identity<T>;                                                                                 \
-  template class eps::Mask<T>;                                                                                     \
-  template class eps::AvgPool<T>;                                                                                  \
-  template class eps::ColorToGray<T>;                                                                              \
-  template class eps::Blur<T>;                                                                                     \
-  template class eps::Dense<T>;                                                                                    \
-  template class eps::SubsampledHartley<T>;                                                                        \
-  template class eps::Compose<eps::Blur<T>, eps::Mask<T>>;                                                         \
-  template class eps::MatrixFree<eps::Mask<T>>;                                                                    \
-  template class eps::Pivot<eps::Mask<T>>;                                                                         \
-  template class eps::Pivot<eps::Dense<T>>;                                                                        \
-  template class eps::Pivot<eps::Blur<T>>;                                                                         \
-  template class eps::Pivot<eps::Compose<eps::Blur<T>, eps::Mask<T>>>;                                             \
-  template class eps::PosteriorCovariance<eps::AvgPool<T>>;                                                        \
-  template class eps::PosteriorCovariance<eps::MatrixFree<eps::Mask<T>>>;                                          \
+#define EPS_INSTANTIATE_ALL(T)                                                                                    \
+  template class eps::Identity<T>;                                                                                \
+  template class eps::Mask<T>;                                                                                    \
+  template class eps::AvgPool<T>;                                                                                 \
+  template class eps::ColorToGray<T>;                                                                             \
+  template class eps::Blur<T>;                                                                                    \
+  template class eps::Dense<T>;                                                                                   \
+  template class eps::SubsampledHartley<T>;                                                                       \
+  template class eps::Compose<eps::Blur<T>, eps::Mask<T>>;                                                        \
+  template class eps::MatrixFree<eps::Mask<T>>;                                                                   \
+  template class eps::Pivot<eps::Mask<T>>;                                                                        \
+  template class eps::Pivot<eps::Dense<T>>;                                                                       \
+  template class eps::Pivot<eps::Blur<T>>;                                                                        \
+  template class eps::Pivot<eps::Compose<eps::Blur<T>, eps::Mask<T>>>;                                            \
+  template class eps::PosteriorCovariance<eps::AvgPool<T>>;                                                       \
+  template class eps::PosteriorCovariance<eps::MatrixFree<eps::Mask<T>>>;                                         \
   template eps::Pivot<eps::SubsampledHartley<T>> eps::pivot(const eps::SubsampledHartley<T>&, const T&, const T&, \
                                                             const eps::NoiseLevels&, const eps::PivotOptions&);   \
   template eps::Pivot<eps::ColorToGray<T>> eps::pivot(const eps::ColorToGray<T>&, const T&, const T&,             \
@@ -104,9 +104,9 @@ void use_every_algorithm(const T& like, generator_t<T>& gen) {
   template T eps::pinv_apply(const eps::MatrixFree<eps::Dense<T>>&, const T&, const eps::CgOptions&);             \
   template T eps::null_project(const eps::Blur<T>&, const T&, const eps::CgOptions&);                             \
   template T eps::high_noise_limit(const eps::Compose<eps::Blur<T>, eps::Mask<T>>&, const T&, const T&, double,   \
-                                   const eps::CgOptions&);                                                         \
+                                   const eps::CgOptions&);                                                        \
   template void eps::check_measurement(const eps::Compose<eps::Blur<T>, eps::Mask<T>>&, const T&,                 \
                                        const eps::BatchValues&, double, const eps::CgOptions&, const char*);      \
   template eps::index_t eps::numerical_rank(const eps::Blur<T>&, eps::index_t);                                   \
-  template double eps::gram_scale(const eps::Dense<T>&, double);                                                 \
+  template double eps::gram_scale(const eps::Dense<T>&, double);                                                  \
   template void eps::conformance::use_every_algorithm<T>(const T&, eps::generator_t<T>&);

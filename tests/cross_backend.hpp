@@ -41,7 +41,9 @@ template <class TE, class TX>
 void cross_backend(double tol, const TX& lx = TX{}) {
   auto ze = operator_zoo<TE>(3);
   auto zx = operator_zoo<TX>(3, lx);
-  const auto moved = [&](const TE& e) { return TX(eps::from_host(lx, eps::to_host(e), eps::batch(e), eps::sample_shape(e))); };
+  const auto moved = [&](const TE& e) {
+    return TX(eps::from_host(lx, eps::to_host(e), eps::batch(e), eps::sample_shape(e)));
+  };
   const auto run = [&](const auto& Ae, const auto& Ax) {
     CAPTURE(Ae.name());
     const TE le;
@@ -54,7 +56,8 @@ void cross_backend(double tol, const TX& lx = TX{}) {
           std::mt19937_64 g1(11);
           // Noise-free data must lie in range(A) (docs/conventions.md); noisy data is any y.
           const TE xe = eps::randn(le, 3, Ae.in_shape(), g1);
-          const TE ye = sy == 0 ? TE(Ae.apply(eps::randn(le, 3, Ae.in_shape(), g1))) : TE(eps::randn(le, 3, Ae.out_shape(), g1));
+          const TE ye =
+              sy == 0 ? TE(Ae.apply(eps::randn(le, 3, Ae.in_shape(), g1))) : TE(eps::randn(le, 3, Ae.out_shape(), g1));
           const TX xx = eps::reshape(moved(xe), Ax.in_shape()), yx = eps::reshape(moved(ye), Ax.out_shape());
           const auto pe = pivot(s, Ae, xe, ye, t, sy);
           const auto px = pivot(s, Ax, xx, yx, t, sy);
@@ -65,7 +68,8 @@ void cross_backend(double tol, const TX& lx = TX{}) {
             CHECK(rel(eps::to_host(px.covariance().diagonal()), eps::to_host(pe.covariance().diagonal())) <= tol);
             const TE de = gaussian_denoiser(pe);
             const TX dx = gaussian_denoiser(px);
-            CHECK(rel(eps::to_host(posterior_score(dx, xx, px.levels())), eps::to_host(posterior_score(de, xe, pe.levels()))) <= tol);
+            CHECK(rel(eps::to_host(posterior_score(dx, xx, px.levels())),
+                      eps::to_host(posterior_score(de, xe, pe.levels()))) <= tol);
           }
         }
     // An EPS sampler trajectory (spectral operators): EDM Euler, 8 steps, exact Gaussian denoiser.
@@ -87,8 +91,7 @@ void cross_backend(double tol, const TX& lx = TX{}) {
       for (std::size_t i = 0; i < te.size(); ++i) CHECK(rel(tx[i], te[i]) <= tol);
     }
   };
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (run(std::get<I>(ze), std::get<I>(zx)), ...);
-  }(std::make_index_sequence<std::tuple_size_v<decltype(ze)>>{});
+  [&]<std::size_t... I>(std::index_sequence<I...>) { (run(std::get<I>(ze), std::get<I>(zx)), ...); }
+  (std::make_index_sequence<std::tuple_size_v<decltype(ze)>>{});
 }
 }  // namespace eps::test

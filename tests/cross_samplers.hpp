@@ -61,7 +61,8 @@ void cross_backend_samplers(double tol, const TX& lx = TX{}) {
     std::mt19937_64 g1(23);
     const TE me = eps::randn(le, 1, Ae.in_shape(), g1);
     const TE ce = eps::add_scalar(eps::abs(eps::randn(le, 1, Ae.in_shape(), g1)), 0.5);
-    const TE ye = eps::add(Ae.apply(eps::randn(le, 1, Ae.in_shape(), g1)), eps::scale(eps::randn(le, 1, Ae.out_shape(), g1), 0.1));
+    const TE ye = eps::add(Ae.apply(eps::randn(le, 1, Ae.in_shape(), g1)),
+                           eps::scale(eps::randn(le, 1, Ae.out_shape(), g1), 0.1));
     const TE xe = eps::scale(eps::randn(le, 2, Ae.in_shape(), g1), 80.0);
     const DiagonalGaussianDenoiser<TE> De{s, me, ce};
     const DiagonalGaussianDenoiser<TX> Dx{s, moved(me, Ax.in_shape()), moved(ce, Ax.in_shape())};
@@ -85,8 +86,9 @@ void cross_backend_samplers(double tol, const TX& lx = TX{}) {
       CHECK(re.vjp == rx.vjp);
     };
     const auto both = [&](const std::string& name, auto&& f) {  // f(A, D, y, x, noise, callback)
-      same(name, [&](HostNoise& n, auto cb) { return f(Ae, De, ye, xe, n, cb); },
-           [&](HostNoise& n, auto cb) { return f(Ax, Dx, yx, xx, n, cb); });
+      same(
+          name, [&](HostNoise& n, auto cb) { return f(Ae, De, ye, xe, n, cb); },
+          [&](HostNoise& n, auto cb) { return f(Ax, Dx, yx, xx, n, cb); });
     };
     both("edm euler", [&](const auto&, const auto& D, const auto&, const auto& x, HostNoise&, auto cb) {
       return edm_sample(D, s, x, o, cb);
@@ -105,10 +107,12 @@ void cross_backend_samplers(double tol, const TX& lx = TX{}) {
     both("euler-maruyama", [&](const auto&, const auto& D, const auto&, const auto& x, HostNoise& n, auto cb) {
       return euler_maruyama_sample(D, s, x, inner, n, cb);
     });
-    both("eps (posterior denoiser)", [&](const auto& A, const auto&, const auto& y, const auto& x, HostNoise&, auto cb) {
-      // The exact denoiser of the standard normal prior at the pivot (cross_backend.hpp).
-      return edm_sample(posterior_denoiser(s, A, y, sy, [](const auto& pv) { return gaussian_denoiser(pv); }), s, x, o, cb);
-    });
+    both("eps (posterior denoiser)",
+         [&](const auto& A, const auto&, const auto& y, const auto& x, HostNoise&, auto cb) {
+           // The exact denoiser of the standard normal prior at the pivot (cross_backend.hpp).
+           return edm_sample(posterior_denoiser(s, A, y, sy, [](const auto& pv) { return gaussian_denoiser(pv); }), s,
+                             x, o, cb);
+         });
     both("dps", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise&, auto cb) {
       return dps_sample(D, s, A, y, x, o, DpsOptions{0.5}, cb);
     });

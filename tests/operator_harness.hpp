@@ -20,7 +20,8 @@ void check_linear_operator(const Op& A, double tol, generator_t<T>& gen, const T
   eps::check_sample(ax, A.out_shape(), "test", "A x", 3);
   eps::check_sample(aty, A.in_shape(), "test", "A^T y", 3);
   const auto l = eps::dot_batch(ax, y), r = eps::dot_batch(x, aty);
-  const auto nax = eps::norm2_batch(ax), ny = eps::norm2_batch(y), nx = eps::norm2_batch(x), naty = eps::norm2_batch(aty);
+  const auto nax = eps::norm2_batch(ax), ny = eps::norm2_batch(y), nx = eps::norm2_batch(x),
+             naty = eps::norm2_batch(aty);
   for (std::size_t b = 0; b < 3; ++b) {
     const double scale = std::sqrt(nax[b] * ny[b]) + std::sqrt(nx[b] * naty[b]);
     CHECK(std::abs(l[b] - r[b]) <= tol * scale);
@@ -64,9 +65,11 @@ void check_spectral_operator(const Op& A, double tol, generator_t<T>& gen, const
   for (std::size_t b = 0; b < 3; ++b) CHECK(std::abs(num[b] - nm[b]) <= tol * nm[b] + 1e-300);
 
   const Mat a = reference::to_dense(A, like);
-  const Mat usv = reference::dense_of([&](const T& e) { return A.apply_u(eps::mul(A.apply_vt(e), s)); }, like, A.in_shape());
+  const Mat usv =
+      reference::dense_of([&](const T& e) { return A.apply_u(eps::mul(A.apply_vt(e), s)); }, like, A.in_shape());
   CHECK(rel_error(usv, a) <= tol);
-  const Mat vsu = reference::dense_of([&](const T& e) { return A.apply_v(eps::mul(A.apply_ut(e), s)); }, like, A.out_shape());
+  const Mat vsu =
+      reference::dense_of([&](const T& e) { return A.apply_v(eps::mul(A.apply_ut(e), s)); }, like, A.out_shape());
   CHECK(rel_error(vsu, Mat(a.transpose())) <= tol);
 
   const Mat pa = reference::pinv(a, 1e-9);

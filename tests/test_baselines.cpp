@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The isotropic-mixture fast path against the general closed forms (docs/math.md §6), and the baselines of
-// docs/math.md §7 against single steps computed by hand with dense matrices on small Gaussian problems.
+// eps/baselines.hpp: the baselines of docs/math.md §7 against single steps computed by hand with dense
+// matrices on small Gaussian problems, and ΠGDM as published against a scalar loop written by hand.
 #include "common.hpp"
 #include "eps/analytic/isotropic_mixture.hpp"
 #include "eps/baselines.hpp"
@@ -8,114 +8,6 @@
 using namespace eps;
 using namespace eps::test;
 using T = EigenF64::T;
-
-namespace {
-analytic::IsotropicMixture random_isotropic(Eigen::Index d, int K, std::mt19937_64& gen) {
-  std::vector<double> w, c;
-  std::uniform_real_distribution<double> u(0.2, 1.5);
-  for (int k = 0; k < K; ++k) {
-    w.push_back(u(gen));
-    c.push_back(u(gen));
-  }
-  return analytic::IsotropicMixture(w, 1.5 * randn_mat(d, K, gen), c);
-}
-
-}  // namespace
-
-TEST_CASE("isotropic mixture: fast closed forms equal the general full-covariance ones") {
-  // Bound 1e-10 relative: both routes are exact; they differ by round-off of O(K d) vs O(d³) algebra.
-  std::mt19937_64 gen(11);
-  const ImageShape g{1, 2, 4};
-  const Eigen::Index d = 8;
-  const auto prior = random_isotropic(d, 4, gen);
-  const auto general = prior.to_general();
-  const Mat x = 2 * randn_mat(d, 3, gen), v = randn_mat(d, 3, gen);
-  for (auto [al, sg] : {std::pair{0.9, 0.3}, {0.5, 1.2}, {1.0, 5.0}}) {
-    CHECK(rel_error(prior.denoise_isotropic(x, al, sg), general.denoise_isotropic(x, al, sg)) <= 1e-10);
-    CHECK(rel_error(prior.denoiser_vjp(x, al, sg, v), general.denoiser_vjp(x, al, sg, v)) <= 1e-10);
-  }
-  const std::vector<double> mask_values{1, 0, 1, 1, 0, 0, 1, 0};
-  const Dense<T> dense(T{}, row_major(randn_mat(3, d, gen)), 3, g.shape());  // thin V
-  const Mask<T> mask(T{}, mask_values, g.shape());
-  const AvgPool<T> pool(T{}, g, 2);
-  const auto check_op = [&](const auto& A) {
-    CAPTURE(A.name());
-    const Mat a = reference::to_dense(A, T{});
-    const Mat y = a * randn_mat(a.cols(), 1, gen);  // in range(A): consistent also at σ_y = 0
-    for (double sy : {0.0, 0.1, 1.0}) {
-      CAPTURE(sy);
-      const auto post = prior.posterior(a, y, sy);
-      const auto gpost = general.posterior(a, y, sy);
-      CHECK(rel_error(post.mean(), gpost.mean()) <= 1e-10);
-      CHECK(rel_error(post.covariance(), gpost.covariance_of(0)) <= 1e-10);
-      for (const AnySchedule& s : {make_schedule("linear"), make_schedule("ve_edm")})
-        for (double t : {0.1, 0.5, 1.0}) {
-          CAPTURE(s.name());
-          CAPTURE(t);
-          const Coefficients c = coefficients(s, t);
-          const auto pv = pivot(s, A, x, y, t, sy);
-          CHECK(rel_error(prior.denoise(pv), general.denoise(pv)) <= 1e-10);
-          if (c.sigma > 0)
-            CHECK(rel_error(post.score(x, c.alpha, c.sigma), general.posterior_score(x, c.alpha, c.sigma, a, y, sy)) <= 1e-10);
-        }
-    }
-  };
-  check_op(dense);
-  check_op(mask);
-  check_op(pool);
-}
-
-TEST_CASE("isotropic mixture: exact posterior samples have the closed-form moments") {
-  // n = 100000 draws in d = 3. Mean entries have standard error √(Σ_ii/n); covariance entries
-  // √((Σ_ii Σ_jj + Σ_ij²)/n); 6 standard errors each (false failure < 1e-6 overall). A wrong
-  // covariance (the prior's, ignoring y) must be rejected.
-  std::mt19937_64 gen(3);
-  const auto prior = random_isotropic(3, 3, gen);
-  const Mat a = randn_mat(2, 3, gen), y = randn_mat(2, 1, gen);
-  const auto post = prior.posterior(a, y, 0.3);
-  const Eigen::Index n = 100000;
-  const Mat s = post.sample(n, gen);
-  const Vec mean = s.rowwise().mean(), m = post.mean();
-  const Mat cen = s.colwise() - mean;
-  const Mat cov = cen * cen.transpose() / double(n - 1), S = post.covariance();
-  for (int i = 0; i < 3; ++i) {
-    CHECK(std::abs(mean(i) - m(i)) <= 6 * std::sqrt(S(i, i) / double(n)));
-    for (int j = 0; j < 3; ++j)
-      CHECK(std::abs(cov(i, j) - S(i, j)) <= 6 * std::sqrt((S(i, i) * S(j, j) + S(i, j) * S(i, j)) / double(n)));
-  }
-  Mat prior_cov = -prior.means() * Eigen::Map<const Vec>(prior.weights().data(), 3) *
-                  (prior.means() * Eigen::Map<const Vec>(prior.weights().data(), 3)).transpose();
-  for (Eigen::Index j = 0; j < 3; ++j)
-    prior_cov += prior.weights()[static_cast<std::size_t>(j)] *
-                 (prior.variances()[static_cast<std::size_t>(j)] * Mat::Identity(3, 3) +
-                  prior.means().col(j) * prior.means().col(j).transpose());
-  CHECK((cov - prior_cov).cwiseAbs().maxCoeff() > 0.1);
-}
-
-TEST_CASE("isotropic mixture: EPS with the fast denoiser equals the oracle sampler step for step") {
-  // Oracle: x̂0 = (x + σ² ∇log p_t(x|y))/α with the direct posterior score. Bound 1e-9 on every state.
-  std::mt19937_64 gen(21);
-  const ImageShape g{1, 1, 20};
-  const auto prior = random_isotropic(20, 5, gen);
-  const Dense<T> A(T{}, row_major(randn_mat(2, 20, gen)), 2, g.shape());
-  const Mat a = reference::to_dense(A, T{}), y = randn_mat(2, 1, gen);
-  const double sy = 0.05;
-  const VeEdm s;
-  const auto post = prior.posterior(a, y, sy);
-  auto eps_d = posterior_denoiser(s, A, y, sy, [&](const Pivot<Dense<T>>& pv) { return prior.denoise(pv); });
-  auto oracle = [&](const Mat& x, double t) {
-    const Coefficients c = coefficients(s, t);
-    return Mat((x + c.sigma * c.sigma * post.score(x, c.alpha, c.sigma)) / c.alpha);
-  };
-  EdmOptions o;
-  o.steps = 15;
-  const Mat x0 = initial_noise(s, edm_grid(s, o).front(), T{}, 4, g.shape(), gen);
-  std::vector<Mat> ta, tb;
-  edm_sample(eps_d, s, x0, o, [&](const StepInfo<Mat>& i) { ta.push_back(*i.x); });
-  edm_sample(oracle, s, x0, o, [&](const StepInfo<Mat>& i) { tb.push_back(*i.x); });
-  REQUIRE(ta.size() == tb.size());
-  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(rel_error(ta[i], tb[i]) <= 1e-9);
-}
 
 TEST_CASE("baselines: single steps against hand computations on a 2-D Gaussian") {
   // Prior N(m, c I) in d = 2 (a one-component isotropic mixture): D(x) = m + k (x − α m) with
@@ -147,9 +39,11 @@ TEST_CASE("baselines: single steps against hand computations on a 2-D Gaussian")
     const Vec r = y.col(0) - a * d0;
     const double zeta = 0.7;
     const double ratio = c0.sigma / c0.alpha, ratio_n = c1.sigma / c1.alpha;
-    const Vec expect = xs.col(0) + (ratio_n - ratio) / ratio * (xs.col(0) - d0) + zeta * k0 * a.transpose() * r / r.norm();
+    const Vec expect =
+        xs.col(0) + (ratio_n - ratio) / ratio * (xs.col(0) - d0) + zeta * k0 * a.transpose() * r / r.norm();
     std::vector<Mat> traj;
-    const auto res = dps_sample(D, s, A, y, xs, o, DpsOptions{zeta}, [&](const StepInfo<Mat>& i) { traj.push_back(*i.x); });
+    const auto res =
+        dps_sample(D, s, A, y, xs, o, DpsOptions{zeta}, [&](const StepInfo<Mat>& i) { traj.push_back(*i.x); });
     CHECK(rel_error(traj[0], Mat(expect)) <= 1e-12);
     CHECK(res.nfe == 4);
     CHECK(res.vjp == 4);
@@ -205,7 +99,8 @@ TEST_CASE("baselines: single steps against hand computations on a 2-D Gaussian")
     const Vec null_part = P_N * (da + rn / r * (x.col(0) - da));
     const double meas = v.dot(da) + rn * (ybar - v.dot(da)) / si;
     std::vector<Mat> traj;
-    ddrm_sample(D, s, A, y, 500.0, x, g2, o3, DdrmOptions{0.0, 1.0}, [&](const StepInfo<Mat>& i) { traj.push_back(*i.x); });
+    ddrm_sample(D, s, A, y, 500.0, x, g2, o3, DdrmOptions{0.0, 1.0},
+                [&](const StepInfo<Mat>& i) { traj.push_back(*i.x); });
     CHECK(rel_error(traj[0], Mat(null_part + meas * v)) <= 1e-12);
   }
   SUBCASE("zero-shot pivot: D at the current time of the dense x~") {
@@ -292,8 +187,8 @@ TEST_CASE("PiGDM as published on a prior of scale 8: a scalar loop written by ha
     const Mat lib_v = edm_sample(pigdm_denoiser(D, s, A, Mat::Constant(1, 1, y), sy, scaled), s, x_T, o).x;
     const double mv = lib_v.mean(), sdv = std::sqrt((lib_v.array() - mv).square().mean());
     CHECK(sdv > 0.5 * post_sd);
-    MESSAGE(N << " NFE: published PiGDM mean " << m << " sd " << sd << "; with data_variance 129 mean " << mv << " sd " << sdv
-              << "; posterior mean " << post_mean << " sd " << post_sd);
+    MESSAGE(N << " NFE: published PiGDM mean " << m << " sd " << sd << "; with data_variance 129 mean " << mv << " sd "
+              << sdv << "; posterior mean " << post_mean << " sd " << post_sd);
     if (N == 20) CHECK(std::abs(m - post_mean) > 5 * post_sd);  // off the posterior at 20 NFE
   }
 }

@@ -17,10 +17,12 @@ TEST_CASE("E3: the linear map (x_t, y) -> x~ has mean coefficient alpha I and no
     const Mat a = reference::to_dense(A, T{});
     for (auto [al, sg, sy] : {std::tuple{0.9, 0.4, 0.1}, {0.3, 0.95, 1.0}, {1.0, 5.0, 0.05}}) {
       const NoiseLevels lv{al, sg, sy};
-      const T zero_x = scale(randn(T{}, 1, A.in_shape(), gen), 0.0), zero_y = scale(randn(T{}, 1, A.out_shape(), gen), 0.0);
-      const Mat Lx = reference::dense_of([&](const T& e) { return pivot(A, e, zero_y, lv).x_tilde(); }, T{}, A.in_shape());
-      const Mat Ly = reference::dense_of([&](const T& e) { return pivot(A, zeros(e, batch(e), A.in_shape()), e, lv).x_tilde(); },
-                                         T{}, A.out_shape());
+      const T zero_x = scale(randn(T{}, 1, A.in_shape(), gen), 0.0),
+              zero_y = scale(randn(T{}, 1, A.out_shape(), gen), 0.0);
+      const Mat Lx =
+          reference::dense_of([&](const T& e) { return pivot(A, e, zero_y, lv).x_tilde(); }, T{}, A.in_shape());
+      const Mat Ly = reference::dense_of(
+          [&](const T& e) { return pivot(A, zeros(e, batch(e), A.in_shape()), e, lv).x_tilde(); }, T{}, A.out_shape());
       const Eigen::Index d = a.cols();
       const Mat S = pivot(A, zero_x, zero_y, lv).covariance().apply(Mat::Identity(d, d));
       CHECK(rel_error(Mat(sg * sg * Lx * Lx.transpose() + sy * sy * Ly * Ly.transpose()), S) <= 1e-10);

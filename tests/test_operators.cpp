@@ -38,8 +38,9 @@ TEST_CASE("operators: average pooling, colour-to-grey and Hartley against their 
   const T x = randn(T{}, 2, g.shape(), gen);
   const T y = AvgPool<T>(T{}, g, 2).apply(x);
   CHECK(y.rows() == 2 * 2 * 3);
-  CHECK(std::abs(y(1 * 6 + 1 * 3 + 2, 1) - (x(1 * 24 + 2 * 6 + 4, 1) + x(1 * 24 + 2 * 6 + 5, 1) + x(1 * 24 + 3 * 6 + 4, 1) +
-                                              x(1 * 24 + 3 * 6 + 5, 1)) / 4) <= 1e-15);
+  CHECK(std::abs(y(1 * 6 + 1 * 3 + 2, 1) - (x(1 * 24 + 2 * 6 + 4, 1) + x(1 * 24 + 2 * 6 + 5, 1) +
+                                            x(1 * 24 + 3 * 6 + 4, 1) + x(1 * 24 + 3 * 6 + 5, 1)) /
+                                               4) <= 1e-15);
   const ImageShape gc{3, 2, 2};
   const T xc = randn(T{}, 1, gc.shape(), gen);
   const T yc = ColorToGray<T>(T{}, gc).apply(xc);
@@ -68,7 +69,8 @@ TEST_CASE("operators: generators") {
   std::mt19937_64 gen(1);
   const Kernel gk = gaussian_kernel(11, 0.75);
   CHECK(std::abs(gk.sum() - 1) <= 1e-14);
-  CHECK(gk(5, 5) == doctest::Approx(1 / (2 * std::numbers::pi * 0.75 * 0.75)).epsilon(0.05));  // near the continuous peak
+  CHECK(gk(5, 5) ==
+        doctest::Approx(1 / (2 * std::numbers::pi * 0.75 * 0.75)).epsilon(0.05));  // near the continuous peak
   CHECK(gk(5, 4) / gk(5, 5) == doctest::Approx(std::exp(-1 / (2 * 0.5625))).epsilon(1e-12));
   for (double angle : {0.0, 37.0, 90.0, 150.0}) {
     const Kernel mk = motion_kernel(9, angle);
@@ -112,7 +114,8 @@ TEST_CASE("operators: generators") {
   }
   const auto f = symmetric_frequency_mask(ImageShape{1, 6, 7}, 0.5, gen);
   for (index_t i = 0; i < 6; ++i)
-    for (index_t j = 0; j < 7; ++j) CHECK(f[static_cast<std::size_t>(i * 7 + j)] == f[static_cast<std::size_t>(((6 - i) % 6) * 7 + (7 - j) % 7)]);
+    for (index_t j = 0; j < 7; ++j)
+      CHECK(f[static_cast<std::size_t>(i * 7 + j)] == f[static_cast<std::size_t>(((6 - i) % 6) * 7 + (7 - j) % 7)]);
 }
 
 TEST_CASE("operators: blur treats frequencies the kernel annihilates as null space") {

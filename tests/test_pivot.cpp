@@ -34,7 +34,8 @@ TEST_CASE("pivot: spectral form equals the dense precision form (sigma_y >= 0.1)
           CAPTURE(t);
           const Coefficients c = coefficients(sched, t);
           // Noise-free data must lie in range(A) (docs/conventions.md); noisy data is any y.
-          const Vec x_t = randn_mat(d, 1, gen), y = sy == 0 ? Vec(a * randn_mat(d, 1, gen)) : Vec(randn_mat(a.rows(), 1, gen));
+          const Vec x_t = randn_mat(d, 1, gen),
+                    y = sy == 0 ? Vec(a * randn_mat(d, 1, gen)) : Vec(randn_mat(a.rows(), 1, gen));
           const auto pv = pivot(A, Mat(x_t), Mat(y), NoiseLevels{c.alpha, c.sigma, sy});
           const Vec xt = pv.x_tilde().col(0), z = pv.mu_star().col(0);
           const Mat st = dense_cov(pv.covariance(), d), ss = dense_cov(pv.covariance_x0(), d);
@@ -44,8 +45,8 @@ TEST_CASE("pivot: spectral form equals the dense precision form (sigma_y >= 0.1)
           worst_s = std::max(worst_s, es);
           if (sy >= 0.1) {
             const auto p = reference::precision_form(a, x_t, y, c.alpha, c.sigma, sy);
-            const double ep = std::max({rel_error(z, p.z), rel_error(ss, p.sigma), rel_error(xt, p.x_tilde),
-                                        rel_error(st, p.sigma_tilde)});
+            const double ep = std::max(
+                {rel_error(z, p.z), rel_error(ss, p.sigma), rel_error(xt, p.x_tilde), rel_error(st, p.sigma_tilde)});
             CHECK(ep <= 1e-9);
             worst_p = std::max(worst_p, ep);
           }
@@ -110,7 +111,9 @@ TEST_CASE("pivot: the edge-case table of docs/math.md section 3, coefficient by 
       }
     }
   }
-  SUBCASE("alpha = 0: s > 0 gives z = y/s, Sigma = sigma_y^2/s^2, x~ = 0, Sigma~ = 0; s = 0 gives x~ = x_t, Sigma~ = sigma^2") {
+  SUBCASE(
+      "alpha = 0: s > 0 gives z = y/s, Sigma = sigma_y^2/s^2, x~ = 0, Sigma~ = 0; s = 0 gives x~ = x_t, Sigma~ = "
+      "sigma^2") {
     const double sy = 0.3;
     const auto pv = pivot(A, x_t, y, NoiseLevels{0.0, sg, sy});
     all_finite_pivot(pv);
@@ -125,8 +128,8 @@ TEST_CASE("pivot: the edge-case table of docs/math.md section 3, coefficient by 
       } else {
         CHECK(xt(i, 0) == x_t(i, 0));
         CHECK(dt(i, 0) == doctest::Approx(sg * sg).epsilon(1e-15));
-        CHECK(z(i, 0) == 0.0);                   // no information: set to 0 by convention
-        CHECK(std::isinf(ds(i, 0)));             // and flagged by an infinite variance
+        CHECK(z(i, 0) == 0.0);        // no information: set to 0 by convention
+        CHECK(std::isinf(ds(i, 0)));  // and flagged by an infinite variance
       }
     }
   }
@@ -143,13 +146,14 @@ TEST_CASE("pivot: the edge-case table of docs/math.md section 3, coefficient by 
     for_each_operator<T>([&](const auto& B) {
       CAPTURE(B.name());
       const T xb = randn(T{}, 1, B.in_shape(), gen), yb = B.apply(randn(T{}, 1, B.in_shape(), gen));  // in range(B)
-      for (auto [a, s, sy] : {std::tuple{0.0, 1.0, 0.0}, {0.0, 1.0, 0.5}, {1.0, 0.0, 0.0}, {1.0, 0.0, 0.5}, {0.5, 1.0, 0.0}}) {
+      for (auto [a, s, sy] :
+           {std::tuple{0.0, 1.0, 0.0}, {0.0, 1.0, 0.5}, {1.0, 0.0, 0.0}, {1.0, 0.0, 0.5}, {0.5, 1.0, 0.0}}) {
         const auto pv = pivot(B, xb, yb, NoiseLevels{a, s, sy});
         CHECK(pv.x_tilde().allFinite());
         CHECK(pv.covariance().apply(xb).allFinite());
         if (a > 0) CHECK(pv.mu_star().allFinite());
-        if (a == 0) CHECK(rel_error(pv.x_tilde(), null_project(B, xb)) <= 1e-10);   // x̃ = P_N x_t
-        if (a == 0) CHECK(rel_error(pv.mu_star(), pinv_apply(B, yb)) <= 1e-10);     // z = A†y
+        if (a == 0) CHECK(rel_error(pv.x_tilde(), null_project(B, xb)) <= 1e-10);  // x̃ = P_N x_t
+        if (a == 0) CHECK(rel_error(pv.mu_star(), pinv_apply(B, yb)) <= 1e-10);    // z = A†y
         if (s == 0) CHECK(rel_error(pv.x_tilde(), xb) <= 1e-12);                   // x̃ = x_t
       }
     });
@@ -203,13 +207,14 @@ TEST_CASE("pivot: high-noise limit (docs/math.md §4.1), guidance gap (Eq. 14), 
   SUBCASE("the guidance gap is the likelihood score: posterior score minus prior score") {
     const ImageShape g{1, 3, 3};
     Dense<T> A(T{}, row_major(randn_mat(4, 9, gen)), 4, g.shape());
-    const auto prior = analytic::GaussianMixture(
-        {0.4, 0.6}, {randn_mat(9, 1, gen), randn_mat(9, 1, gen)}, {random_spd(9, gen), random_spd(9, gen)});
+    const auto prior = analytic::GaussianMixture({0.4, 0.6}, {randn_mat(9, 1, gen), randn_mat(9, 1, gen)},
+                                                 {random_spd(9, gen), random_spd(9, gen)});
     const Mat x_t = randn_mat(9, 3, gen), y = randn_mat(4, 1, gen);
     const NoiseLevels lv{0.8, 0.6, 0.2};
     const auto pv = pivot(A, x_t, y, lv);
     const Mat gap = guidance_gap(prior.denoise(pv), prior.denoise_isotropic(x_t, 0.8, 0.6), lv);
-    const Mat ref = prior.posterior_score(x_t, 0.8, 0.6, reference::to_dense(A, T{}), y, 0.2) - prior.score(x_t, 0.8, 0.6);
+    const Mat ref =
+        prior.posterior_score(x_t, 0.8, 0.6, reference::to_dense(A, T{}), y, 0.2) - prior.score(x_t, 0.8, 0.6);
     CHECK(rel_error(gap, ref) <= 1e-9);
   }
   SUBCASE("A^T A = gamma^2 I: the isotropic denoiser at t* is the posterior denoiser") {

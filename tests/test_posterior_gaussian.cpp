@@ -37,9 +37,10 @@ Instance draw(const Op& A, double a, double s, double sy, std::mt19937_64& gen) 
 TEST_CASE("posterior (E1+E2): Gaussian prior, every schedule x operator x sigma_y x t") {
   // Bounds (float64, relative), spectral operators: 1e-9 for the score and the posterior mean when
   // σ_y ≥ 0.1; 1e-8 (docs/math.md §8.1) for σ_y ∈ {0, 1e-3}, where the dense reference goes through a
-  // (pseudo-)inverse of the nearly singular A C Aᵀ + σ_y² I (an independent numpy check saw up to 1.1e-8; we see ≤ 1.4e-9). Matrix-free operators (conjugate gradients to a relative residual of
-  // 1e-12): 1e-8 on the mean, and on the score measured as σ²‖Δscore‖/‖x_t‖ = α‖Δx̂0‖/‖x_t‖, because
-  // the score divides the solver's error in x̂0 by σ² (σ = 0.002 at the EDM end).
+  // (pseudo-)inverse of the nearly singular A C Aᵀ + σ_y² I (an independent numpy check saw up to 1.1e-8; we see
+  // ≤ 1.4e-9). Matrix-free operators (conjugate gradients to a relative residual of 1e-12): 1e-8 on the mean, and on
+  // the score measured as σ²‖Δscore‖/‖x_t‖ = α‖Δx̂0‖/‖x_t‖, because the score divides the solver's error in x̂0 by σ² (σ
+  // = 0.002 at the EDM end).
   std::mt19937_64 gen(2026);
   std::map<std::string, double> worst;
   int cases = 0;

@@ -46,7 +46,8 @@ TEST_CASE("posterior (E1+E2): Gaussian-mixture prior, every schedule x operator 
           const auto pv = pivot(A, x_t, y, NoiseLevels{c.alpha, c.sigma, sy});
           const Mat score = posterior_score(prior.denoise(pv), x_t, pv.levels());
           const Mat direct = prior.posterior_score(x_t, c.alpha, c.sigma, a, y, sy);
-          const double e = spectral ? rel_error(score, direct) : c.sigma * c.sigma * (score - direct).norm() / x_t.norm();
+          const double e =
+              spectral ? rel_error(score, direct) : c.sigma * c.sigma * (score - direct).norm() / x_t.norm();
           CHECK(e <= (!spectral || sy < 0.1 ? 1e-8 : 1e-9));
           double& w = worst[std::string(spectral ? "spectral" : "matrix-free") + " sy=" + std::to_string(sy)];
           w = std::max(w, e);

@@ -128,7 +128,8 @@ void check_against_reduced(const Op& A, Eigen::Index expected_rank, std::mt19937
         const auto [z, sigma_star] = ref.pivot(x_t, y, c.alpha, c.sigma, sy);
         // E[x0 | x_t, y] = D_{Σ*}(μ*) = μ + C (C + Σ*)⁻¹ (μ* − μ), and the score (E1), from the oracle pivot.
         const MatL Cl = C.cast<long double>();
-        const VecL mean_ref = mu.cast<long double>() + Cl * MatL(Cl + sigma_star).llt().solve(VecL(z - mu.cast<long double>()));
+        const VecL mean_ref =
+            mu.cast<long double>() + Cl * MatL(Cl + sigma_star).llt().solve(VecL(z - mu.cast<long double>()));
         const VecL score_ref = (static_cast<long double>(c.alpha) * mean_ref - x_t.cast<long double>()) /
                                static_cast<long double>(c.sigma * c.sigma);
         const VecL direct_ref = ref.direct_score(mu, C, x_t, y, c.alpha, c.sigma, sy);
@@ -161,7 +162,9 @@ void check_against_reduced(const Op& A, Eigen::Index expected_rank, std::mt19937
 
 }  // namespace
 
-TEST_CASE("rank-deficient operators: pivot, covariance, pseudo-inverse, posterior mean and score against the reduced problem") {
+TEST_CASE(
+    "rank-deficient operators: pivot, covariance, pseudo-inverse, posterior mean and score against the reduced "
+    "problem") {
   std::mt19937_64 gen(2026);
   const Eigen::Index d = 6;
   const ImageShape g{1, 2, 3};
@@ -204,8 +207,8 @@ TEST_CASE("rank decision: the default cut, the rcond option, and the rank expose
   const Dense<T> coarse(T{}, row_major(a), 4, g.shape(), 1e-5);
   CHECK(coarse.rank() == 2);
   CHECK(numerical_rank(coarse) == 2);
-  CHECK_THROWS_WITH_AS(Dense<T>(T{}, row_major(a), 4, g.shape(), std::nan("")), Contains("eps::Dense: rcond must be finite"),
-                       value_error);
+  CHECK_THROWS_WITH_AS(Dense<T>(T{}, row_major(a), 4, g.shape(), std::nan("")),
+                       Contains("eps::Dense: rcond must be finite"), value_error);
   // A zero operator has rank 0: every direction is null space, and only y = 0 is consistent noise-free.
   const Dense<T> zero(T{}, std::vector<double>(12, 0.0), 2, g.shape());
   CHECK(zero.rank() == 0);
@@ -225,7 +228,8 @@ TEST_CASE("rank decision: the default cut, the rcond option, and the rank expose
     CHECK(dh.rank() == numerical_rank(sh));
     const Mat xh = randn_mat(40, 2, gen), yh = h * randn_mat(40, 1, gen);
     for (double sy : {0.0, 0.1})
-      CHECK(rel_error(pivot(dh, xh, yh, NoiseLevels{0.6, 0.8, sy}).x_tilde(), pivot(sh, xh, yh, NoiseLevels{0.6, 0.8, sy}).x_tilde()) <= 1e-12);
+      CHECK(rel_error(pivot(dh, xh, yh, NoiseLevels{0.6, 0.8, sy}).x_tilde(),
+                      pivot(sh, xh, yh, NoiseLevels{0.6, 0.8, sy}).x_tilde()) <= 1e-12);
   }
   // Blur: a kernel whose transfer function vanishes at some frequencies ([1, 1]/2 kills the Nyquist column).
   const ImageShape gb{1, 4, 4};
@@ -290,13 +294,15 @@ TEST_CASE("noise-free data outside the range of A is rejected; the padding of ma
   y(2, 1) += 1e-3;  // the duplicated measurements of sample 1 disagree
   CHECK_THROWS_WITH_AS(pivot(A, x, y, NoiseLevels{0.7, 0.7, 0.0}),
                        Contains("eps::pivot: sigma_y = 0 but y (sample 1) is not in the range of dense"), value_error);
-  CHECK_NOTHROW(pivot(A, x, y, NoiseLevels{0.7, 0.7, 1e-3}));                        // noisy: any y is possible
-  CHECK_NOTHROW(pivot(A, x, y, NoiseLevels{0.7, 0.7, BatchValues{0.0, 1e-3}}));      // only sample 0 is noise-free
+  CHECK_NOTHROW(pivot(A, x, y, NoiseLevels{0.7, 0.7, 1e-3}));                    // noisy: any y is possible
+  CHECK_NOTHROW(pivot(A, x, y, NoiseLevels{0.7, 0.7, BatchValues{0.0, 1e-3}}));  // only sample 0 is noise-free
   PivotOptions off;
   off.check_range = false;
   CHECK_NOTHROW(pivot(A, x, y, NoiseLevels{0.7, 0.7, 0.0}, off));
-  CHECK_THROWS_WITH_AS(check_measurement(A, y, 0.0), Contains("eps::check_measurement: sigma_y = 0 but y (sample 1)"), value_error);
-  CHECK_THROWS_AS(posterior_denoiser(Linear{}, A, Mat(y.col(1)), 0.0, [](const auto& p) { return p.mu_star(); }), value_error);
+  CHECK_THROWS_WITH_AS(check_measurement(A, y, 0.0), Contains("eps::check_measurement: sigma_y = 0 but y (sample 1)"),
+                       value_error);
+  CHECK_THROWS_AS(posterior_denoiser(Linear{}, A, Mat(y.col(1)), 0.0, [](const auto& p) { return p.mu_star(); }),
+                  value_error);
   // The direct routes agree on it.
   const auto gm = analytic::GaussianMixture::gaussian(Vec::Zero(6), Mat::Identity(6, 6));
   CHECK_THROWS_WITH_AS(gm.posterior(dup, Mat(y.col(1)), 0.0), Contains("is not in the range of A"), value_error);
@@ -309,8 +315,8 @@ TEST_CASE("noise-free data outside the range of A is rejected; the padding of ma
   const Mat xi = randn_mat(16, 1, gen);
   const Mat yi = BM.apply(randn_mat(16, 1, gen));
   CHECK_NOTHROW(pivot(BM, xi, yi, NoiseLevels{0.7, 0.7, 0.0}));
-  CHECK_THROWS_WITH_AS(pivot(BM, xi, Mat(randn_mat(16, 1, gen)), NoiseLevels{0.7, 0.7, 0.0}), Contains("not in the range of blur*mask"),
-                       value_error);
+  CHECK_THROWS_WITH_AS(pivot(BM, xi, Mat(randn_mat(16, 1, gen)), NoiseLevels{0.7, 0.7, 0.0}),
+                       Contains("not in the range of blur*mask"), value_error);
   // Masks and subsampled Hartley measurements pad y: values there are ignored, at every σ_y.
   const Mask<T> mask(T{}, mv, gi.shape());
   const Mat garbage = randn_mat(16, 1, gen);
@@ -327,6 +333,8 @@ TEST_CASE("errors: noise levels that overflow double precision") {
   const ImageShape g{1, 1, 3};
   const Identity<T> A(T{}, g.shape());
   const Mat x = Mat::Ones(3, 1);
-  CHECK_THROWS_WITH_AS(pivot(A, x, x, NoiseLevels{1.0, 1.0, 1e300}), Contains("overflow double precision"), value_error);
-  CHECK_THROWS_WITH_AS(pivot(A, x, x, NoiseLevels{1.0, 1e200, 0.1}), Contains("overflow double precision"), value_error);
+  CHECK_THROWS_WITH_AS(pivot(A, x, x, NoiseLevels{1.0, 1.0, 1e300}), Contains("overflow double precision"),
+                       value_error);
+  CHECK_THROWS_WITH_AS(pivot(A, x, x, NoiseLevels{1.0, 1e200, 0.1}), Contains("overflow double precision"),
+                       value_error);
 }

@@ -69,7 +69,8 @@ TEST_CASE("schedules: log-SNR inversion and EDM's grid") {
   const VeEdm ve;
   const auto ts = edm_times(ve, 18);
   for (int i = 0; i < 18; ++i)
-    CHECK(ve.sigma(ts[static_cast<std::size_t>(i)]) == doctest::Approx(sig[static_cast<std::size_t>(i)]).epsilon(1e-10));
+    CHECK(ve.sigma(ts[static_cast<std::size_t>(i)]) ==
+          doctest::Approx(sig[static_cast<std::size_t>(i)]).epsilon(1e-10));
   CHECK(ts.back() == 0.0);
   const Linear lin;
   const auto tl = edm_times(lin, 10);
@@ -109,6 +110,7 @@ TEST_CASE("parametrization: per-sample coefficients and undefined conversions") 
   CHECK(e(0, 1) == doctest::Approx(0.75));
   CHECK_THROWS_AS(epsilon_from_x0(x0, x_t, 1.0, 0.0), domain_error);
   CHECK_THROWS_AS(x0_from_epsilon(x0, x_t, 0.0, 1.0), domain_error);
-  CHECK_THROWS_WITH_AS(x0_from_score(x0, x_t, BatchValues{1.0, 0.0}, 1.0), doctest::Contains("alpha is 0"), domain_error);
+  CHECK_THROWS_WITH_AS(x0_from_score(x0, x_t, BatchValues{1.0, 0.0}, 1.0), doctest::Contains("alpha is 0"),
+                       domain_error);
   CHECK_THROWS_AS(x0_from_velocity(x0, x_t, BatchCoefficients{1.0, 1.0, 0.0, 0.0}), domain_error);
 }

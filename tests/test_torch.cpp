@@ -108,17 +108,20 @@ TEST_CASE("torch: tensors on different devices, of different precisions, or unde
   CHECK_THROWS_WITH_AS(eps::add(a, T{}), Contains("undefined tensor"), value_error);
   CHECK_THROWS_WITH_AS(eps::zeros(T{}, 1, Shape{3}), Contains("use eps::libtorch::like(dtype, device)"), value_error);
   CHECK_THROWS_WITH_AS(eps::zeros(a.to(at::kInt), 1, Shape{3}), Contains("dtype Int is not supported"), value_error);
-  CHECK_THROWS_WITH_AS(eps::add(a, a.new_ones({2, 2})), Contains("cannot broadcast sample shapes [3] and [2]"), shape_error);
-  CHECK_THROWS_WITH_AS(eps::add(a, a.new_ones({3, 3})), Contains("cannot broadcast batch extents 2 and 3"), shape_error);
+  CHECK_THROWS_WITH_AS(eps::add(a, a.new_ones({2, 2})), Contains("cannot broadcast sample shapes [3] and [2]"),
+                       shape_error);
+  CHECK_THROWS_WITH_AS(eps::add(a, a.new_ones({3, 3})), Contains("cannot broadcast batch extents 2 and 3"),
+                       shape_error);
   CHECK_THROWS_WITH_AS(eps::fft2(a, ImageShape{1, 1, 3}), Contains("expected a complex tensor"), value_error);
   const Mask<T> A(libtorch::like(at::kDouble), std::vector<double>{1, 0, 1}, Shape{3});
   // The meta device stands in for a second device (CI has no GPU); it cannot compute, so the finiteness
   // check (which reduces y on its own device) is switched off to reach the first operation mixing devices.
   PivotOptions no_check;
   no_check.check_finite = false;
-  CHECK_THROWS_WITH_AS(pivot(A, a, meta, NoiseLevels{1, 1, 0.1}, no_check), Contains("different devices"), device_error);
-  CHECK_THROWS_WITH_AS(pivot(A, a.reshape({2, 3, 1}), a, NoiseLevels{1, 1, 0.1}), Contains("has sample shape [3,1], expected [3]"),
-                       shape_error);
+  CHECK_THROWS_WITH_AS(pivot(A, a, meta, NoiseLevels{1, 1, 0.1}, no_check), Contains("different devices"),
+                       device_error);
+  CHECK_THROWS_WITH_AS(pivot(A, a.reshape({2, 3, 1}), a, NoiseLevels{1, 1, 0.1}),
+                       Contains("has sample shape [3,1], expected [3]"), shape_error);
 }
 
 TEST_CASE("torch: broadcasting follows the eps rules (batch 1 against B, per-sample scalars against samples)") {

@@ -95,8 +95,9 @@ TEST_CASE("torch autograd: DPS and PiGDM through autograd on LibTorch equal the 
     const VeEdm s;
     analytic::ScheduledDenoiser<analytic::IsotropicMixture, VeEdm> De{p.prior, s};
     // The ATen mixture works on flattened samples; the operators on 1 × 4 × 4 images.
-    auto Dt = libtorch::autograd_denoiser(
-        [m = p.aten](const T& x, double t) { return m(x.reshape({x.size(0), 16}), t).reshape(x.sizes()); });
+    auto Dt = libtorch::autograd_denoiser([m = p.aten](const T& x, double t) {
+      return m(x.reshape({x.size(0), 16}), t).reshape(x.sizes());
+    });
     EdmOptions o;
     o.steps = 12;
     const auto compare = [&](const auto& run_e, const auto& run_t) {
@@ -113,8 +114,9 @@ TEST_CASE("torch autograd: DPS and PiGDM through autograd on LibTorch equal the 
     }
     SUBCASE("PiGDM") {
       int ne = 0, nt = 0;
-      compare([&](auto cb) { return edm_sample(pigdm_denoiser(De, s, Ae, ye, 0.05, {}, &ne), s, xe, o, cb); },
-              [&](auto cb) { return edm_sample(pigdm_denoiser(std::ref(Dt), s, At, yt, 0.05, {}, &nt), s, xt, o, cb); });
+      compare(
+          [&](auto cb) { return edm_sample(pigdm_denoiser(De, s, Ae, ye, 0.05, {}, &ne), s, xe, o, cb); },
+          [&](auto cb) { return edm_sample(pigdm_denoiser(std::ref(Dt), s, At, yt, 0.05, {}, &nt), s, xt, o, cb); });
       CHECK(ne == o.steps);
       CHECK(nt == o.steps);
     }

@@ -17,7 +17,6 @@ TEST_CASE("xtensor: the same pivot, covariance, score and sampler trajectory as 
   cross_backend<eigen::Tensor<float>, xtensor::Tensor<float>>(1e-5);
 }
 
-
 TEST_CASE("xtensor: every sampler and baseline gives Eigen's trajectory, step for step (float64)") {
   cross_backend_samplers<eigen::Tensor<double>, xtensor::Tensor<double>>(1e-12);
 }

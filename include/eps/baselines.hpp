@@ -52,24 +52,25 @@ struct DpsOptions {
 /// DPS on EDM's grid (Euler): x_{i+1} = EulerStep(x_i, x̂0) − ζ ∇_{x_i} ‖y − A x̂0(x_i)‖, per sample.
 /// NFE counts denoiser evaluations; `vjp` the vector-Jacobian products (one per step).
 template <Schedule S, LinearOperator Op, class D>
-  requires DifferentiableDenoiser<D, typename Op::tensor_type>
-SampleResult<typename Op::tensor_type> dps_sample(D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y,
-                                                  typename Op::tensor_type x, const EdmOptions& o = {},
-                                                  const DpsOptions& dps = {},
-                                                  const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
+requires DifferentiableDenoiser<D, typename Op::tensor_type> SampleResult<typename Op::tensor_type> dps_sample(
+    D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, typename Op::tensor_type x,
+    const EdmOptions& o = {}, const DpsOptions& dps = {},
+    const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
   using T = typename Op::tensor_type;
   constexpr const char* where = "eps::dps_sample";
-  EPS_CHECK(dps.zeta >= 0 && std::isfinite(dps.zeta), value_error, where, ": zeta must be finite and >= 0, got ", dps.zeta);
+  EPS_CHECK(dps.zeta >= 0 && std::isfinite(dps.zeta), value_error, where, ": zeta must be finite and >= 0, got ",
+            dps.zeta);
   eps::check_sample(x, A.in_shape(), where, "x");
   eps::check_sample(y, A.out_shape(), where, "y");
-  return detail::walk(where, s, edm_grid(s, o), true, std::move(x), denoiser, cb, [&](const T& xc, const GridStep& st, auto& net) {
-    // ∇_x ‖r‖ = −Jᵀ Aᵀ r / ‖r‖ with r = y − A x̂0(x), so x − ζ ∇ = x + ζ Jᵀ Aᵀ r/‖r‖.
-    auto [x0, g] = net.denoise_and_vjp(xc, st.t, [&](const T& x0h) {
-      const T r = eps::sub(y, A.apply(x0h));
-      return eps::scale_batch(A.apply_adjoint(r), detail::inverse_or_zero(eps::norm2_batch(r), true));
-    });
-    return std::pair{eps::add(detail::edm_euler_step(xc, x0, st), eps::scale(g, dps.zeta)), x0};
-  });
+  return detail::walk(
+      where, s, edm_grid(s, o), true, std::move(x), denoiser, cb, [&](const T& xc, const GridStep& st, auto& net) {
+        // ∇_x ‖r‖ = −Jᵀ Aᵀ r / ‖r‖ with r = y − A x̂0(x), so x − ζ ∇ = x + ζ Jᵀ Aᵀ r/‖r‖.
+        auto [x0, g] = net.denoise_and_vjp(xc, st.t, [&](const T& x0h) {
+          const T r = eps::sub(y, A.apply(x0h));
+          return eps::scale_batch(A.apply_adjoint(r), detail::inverse_or_zero(eps::norm2_batch(r), true));
+        });
+        return std::pair{eps::add(detail::edm_euler_step(xc, x0, st), eps::scale(g, dps.zeta)), x0};
+      });
 }
 
 /// Options of ΠGDM.
@@ -86,7 +87,7 @@ struct PigdmOptions {
 /// U diag(1/(r² s² + σ_y²)) Uᴴ, plus 1/σ_y² on the part of y outside range U; a direction with
 /// r² s² + σ_y² = 0 is dropped). Plug it into any sampler; it counts its own VJPs in `*vjp_count`.
 template <Schedule S, SpectralOperator Op, class D>
-  requires DifferentiableDenoiser<D, typename Op::tensor_type>
+requires DifferentiableDenoiser<D, typename Op::tensor_type>
 auto pigdm_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sigma_y, PigdmOptions opt = {},
                     int* vjp_count = nullptr) {
   using T = typename Op::tensor_type;
@@ -105,7 +106,8 @@ auto pigdm_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double si
       const auto sv = A.singular_values();
       const auto den = eps::add_scalar(eps::scale(eps::mul(sv, sv), r2), sy2);
       T sol = A.apply_u(eps::mul(cy, pinv_values(den)));  // 1/den, 0 where den = 0
-      if (sy2 > 0) sol = eps::add(sol, eps::scale(eps::sub(res, A.apply_u(cy)), 1 / sy2));  // outside range U (a thin U)
+      if (sy2 > 0)
+        sol = eps::add(sol, eps::scale(eps::sub(res, A.apply_u(cy)), 1 / sy2));  // outside range U (a thin U)
       return A.apply_adjoint(sol);
     });
     if (vjp_count) ++*vjp_count;
@@ -116,13 +118,13 @@ auto pigdm_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double si
 /// The DDNM denoiser: x̂0 + A†(y − A x̂0) (range-null-space decomposition). With σ_y > 0 and a spectral A,
 /// DDNM⁺: the correction along singular direction i is scaled by λ_i = min(1, ς s_i/σ_y), ς = σ/α.
 template <Schedule S, LinearOperator Op, class D>
-  requires Denoiser<D, typename Op::tensor_type>
+requires Denoiser<D, typename Op::tensor_type>
 auto ddnm_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sigma_y, CgOptions cg = {}) {
   using T = typename Op::tensor_type;
   detail::require_nonnegative(sigma_y, "eps::ddnm_denoiser", "sigma_y");
   if constexpr (!SpectralOperator<Op>) {
-    EPS_CHECK(sigma_y == 0, domain_error, "eps::ddnm_denoiser: the noisy variant (sigma_y > 0) needs a spectral operator; ",
-              A.name(), " has none");
+    EPS_CHECK(sigma_y == 0, domain_error,
+              "eps::ddnm_denoiser: the noisy variant (sigma_y > 0) needs a spectral operator; ", A.name(), " has none");
     return [denoiser = std::move(denoiser), A = std::move(A), y = std::move(y), cg](const T& x, double t) mutable {
       const T x0 = static_cast<T>(detail::unwrap(denoiser)(x, t));
       return eps::add(x0, pinv_apply(A, eps::sub(y, A.apply(x0)), cg));
@@ -139,8 +141,10 @@ auto ddnm_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sig
         const Coefficients c = coefficients(s, t);
         const double ratio = c.alpha > 0 ? c.sigma / c.alpha : std::numeric_limits<double>::infinity();
         std::vector<double> lambda(sh.size());  // λ = min(1, ς s/σ_y)
-        for (std::size_t i = 0; i < sh.size(); ++i) lambda[i] = std::isfinite(ratio) ? std::min(1.0, ratio * sh[i] / sigma_y) : 1.0;
-        w = eps::mul(w, eps::reshape(eps::from_host(sv, lambda, eps::batch(sv), eps::sample_shape(sv)), eps::sample_shape(sv)));
+        for (std::size_t i = 0; i < sh.size(); ++i)
+          lambda[i] = std::isfinite(ratio) ? std::min(1.0, ratio * sh[i] / sigma_y) : 1.0;
+        w = eps::mul(
+            w, eps::reshape(eps::from_host(sv, lambda, eps::batch(sv), eps::sample_shape(sv)), eps::sample_shape(sv)));
       }
       return eps::add(x0, A.apply_v(eps::mul(A.apply_ut(eps::sub(y, A.apply(x0))), w)));
     };
@@ -149,8 +153,8 @@ auto ddnm_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sig
 
 /// Options of DDRM (Kawar et al. 2022; defaults from the paper).
 struct DdrmOptions {
-  double eta = 0.85;    ///< noise of the unmeasured and the noisier-than-measurement directions
-  double eta_b = 1.0;   ///< weight of the measurement where it is less noisy than the state
+  double eta = 0.85;   ///< noise of the unmeasured and the noisier-than-measurement directions
+  double eta_b = 1.0;  ///< weight of the measurement where it is less noisy than the state
 };
 
 /// DDRM on EDM's grid for a spectral operator with real coefficients, in x̄ = x/α and its V coefficients x̄_i
@@ -162,12 +166,12 @@ struct DdrmOptions {
 /// The last step (ς' = 0) returns x̂0 on unmeasured directions and the η_b-mix where σ_y = 0. The
 /// per-coefficient weights depend only on the operator and the grid: they are computed once per run.
 template <Schedule S, SpectralOperator Op, class D, class G>
-  requires Denoiser<D, typename Op::tensor_type> && RealTensor<typename Op::coef_type> &&
-           NoiseSource<G, typename Op::tensor_type>
-SampleResult<typename Op::tensor_type> ddrm_sample(D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y,
-                                                   double sigma_y, typename Op::tensor_type x, G& gen,
-                                                   const EdmOptions& o = {}, const DdrmOptions& dd = {},
-                                                   const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
+requires Denoiser<D, typename Op::tensor_type> && RealTensor<typename Op::coef_type> &&
+    NoiseSource<G, typename Op::tensor_type>
+        SampleResult<typename Op::tensor_type> ddrm_sample(
+            D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, double sigma_y,
+            typename Op::tensor_type x, G& gen, const EdmOptions& o = {}, const DdrmOptions& dd = {},
+            const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
   using T = typename Op::tensor_type;
   constexpr const char* where = "eps::ddrm_sample";
   detail::require_nonnegative(sigma_y, where, "sigma_y");
@@ -212,14 +216,16 @@ SampleResult<typename Op::tensor_type> ddrm_sample(D&& denoiser, const S& s, con
     const T x0 = net(xc, st.t);
     const T xb = eps::scale(xc, 1 / st.c.alpha);
     // Null-space directions (s = 0 and the complement of a thin V) by the first rule, on the whole vector:
-    T next = eps::add(eps::add(x0, eps::scale(eps::sub(xb, x0), q * rn / r)), eps::scale(draw_noise(xb, gen), dd.eta * rn));
+    T next =
+        eps::add(eps::add(x0, eps::scale(eps::sub(xb, x0), q * rn / r)), eps::scale(draw_noise(xb, gen), dd.eta * rn));
     // Measured directions: replace their coefficients.
     // The coefficients' noise is Vᵀ of white noise in x: white in the coefficients, and independent of the
     // signs an SVD picks for V's columns (so every backend draws the same sample from the same noise).
     const T cx0 = A.apply_vt(x0), cnext = A.apply_vt(next), xi = A.apply_vt(draw_noise(xb, gen));
     const T v_below = eps::add(eps::add(cx0, eps::mul(eps::sub(ybar, cx0), sd.weight)), eps::scale(xi, dd.eta * rn));
     const T v_above = eps::add(eps::axpby(1 - dd.eta_b, cx0, dd.eta_b, ybar), eps::mul(xi, sd.level));
-    const T delta = eps::add(eps::mul(eps::sub(v_below, cnext), sd.below), eps::mul(eps::sub(v_above, cnext), sd.above));
+    const T delta =
+        eps::add(eps::mul(eps::sub(v_below, cnext), sd.below), eps::mul(eps::sub(v_above, cnext), sd.above));
     next = eps::add(next, A.apply_v(delta));
     return std::pair{eps::scale(next, st.cn.alpha), x0};
   });
@@ -227,14 +233,14 @@ SampleResult<typename Op::tensor_type> ddrm_sample(D&& denoiser, const S& s, con
 
 /// The zero-shot pivot: the isotropic denoiser at the current time, fed the exact pivot x̃ = α μ*.
 template <Schedule S, LinearOperator Op, class D>
-  requires Denoiser<D, typename Op::tensor_type>
+requires Denoiser<D, typename Op::tensor_type>
 auto zero_shot_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sigma_y, PivotOptions opt = {}) {
   using T = typename Op::tensor_type;
   detail::require_nonnegative(sigma_y, "eps::zero_shot_denoiser", "sigma_y");
   check_measurement(A, y, sigma_y, opt.range_rtol, opt.cg, "eps::zero_shot_denoiser");  // once, not per step
   opt.check_range = false;
-  return [denoiser = std::move(denoiser), s = std::move(s), A = std::move(A), y = std::move(y), sigma_y, opt](const T& x,
-                                                                                                        double t) mutable {
+  return [denoiser = std::move(denoiser), s = std::move(s), A = std::move(A), y = std::move(y), sigma_y, opt](
+             const T& x, double t) mutable {
     return static_cast<T>(detail::unwrap(denoiser)(pivot(s, A, x, y, t, sigma_y, opt).x_tilde(), t));
   };
 }
@@ -243,8 +249,9 @@ auto zero_shot_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, doubl
 /// D(α(t*) μ*, t*) with σ(t*)/α(t*) = σ*; below the schedule's smallest ratio the denoiser is the identity
 /// (x̂0 = μ*).
 template <Schedule S, SpectralOperator Op, class D>
-  requires Denoiser<D, typename Op::tensor_type>
-auto equivalent_time_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sigma_y, PivotOptions opt = {}) {
+requires Denoiser<D, typename Op::tensor_type>
+auto equivalent_time_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sigma_y,
+                              PivotOptions opt = {}) {
   using T = typename Op::tensor_type;
   const double gamma = gram_scale(A);
   detail::require_nonnegative(sigma_y, "eps::equivalent_time_denoiser", "sigma_y");

@@ -88,7 +88,7 @@ inline void require_finite(double v, const char* where, const char* name) {
 }  // namespace eps
 
 /// Throws `exc` with the concatenated message unless `cond` holds.
-#define EPS_CHECK(cond, exc, ...)                                  \
-  do {                                                             \
-    if (!(cond)) ::eps::detail::raise<exc>(__VA_ARGS__);           \
+#define EPS_CHECK(cond, exc, ...)                        \
+  do {                                                   \
+    if (!(cond)) ::eps::detail::raise<exc>(__VA_ARGS__); \
   } while (false)

@@ -40,7 +40,9 @@ typename Op::tensor_type solve_shifted_gram(const Op& A, const BatchValues& shif
   using T = typename Op::tensor_type;
   opt.validate(where);
   const double tol = opt.tolerance > 0 ? opt.tolerance : std::max(1e-12, 64 * eps::epsilon(rhs));
-  const auto matvec = [&](const T& v) { return eps::add(eps::scale_batch(v, shift), eps::scale_batch(apply_gram(A, v), gram)); };
+  const auto matvec = [&](const T& v) {
+    return eps::add(eps::scale_batch(v, shift), eps::scale_batch(apply_gram(A, v), gram));
+  };
   T x = x0;
   T r = eps::sub(rhs, matvec(x));
   const std::size_t nb = static_cast<std::size_t>(eps::batch(r));
@@ -50,7 +52,8 @@ typename Op::tensor_type solve_shifted_gram(const Op& A, const BatchValues& shif
   const auto update_done = [&] {
     bool all = true;
     for (std::size_t b = 0; b < nb; ++b) {
-      EPS_CHECK(std::isfinite(rs[b]), convergence_error, where, ": conjugate gradients produced a non-finite residual for sample ", b);
+      EPS_CHECK(std::isfinite(rs[b]), convergence_error, where,
+                ": conjugate gradients produced a non-finite residual for sample ", b);
       done[b] = std::sqrt(rs[b]) <= tol * std::sqrt(ref[b]) || rs[b] == 0;
       all = all && done[b];
     }
@@ -100,10 +103,12 @@ typename Op::tensor_type spectral_filter(const Op& A, const typename Op::tensor_
 template <SpectralOperator Op>
 index_t numerical_rank(const Op& A, index_t b = 0) {
   const auto s = A.singular_values();
-  EPS_CHECK(b >= 0 && b < eps::batch(s), value_error, "eps::numerical_rank: sample ", b, " out of range [0, ", eps::batch(s), ")");
+  EPS_CHECK(b >= 0 && b < eps::batch(s), value_error, "eps::numerical_rank: sample ", b, " out of range [0, ",
+            eps::batch(s), ")");
   const std::vector<double> h = eps::to_host(s);
   const index_t n = eps::sample_numel(s);
-  return static_cast<index_t>(std::count_if(h.begin() + b * n, h.begin() + (b + 1) * n, [](double v) { return v != 0; }));
+  return static_cast<index_t>(
+      std::count_if(h.begin() + b * n, h.begin() + (b + 1) * n, [](double v) { return v != 0; }));
 }
 
 /// 1/s where s > 0, 0 where s = 0 (the pseudo-inverse of the singular values).

@@ -25,7 +25,9 @@ struct SampleSet {
   index_t dim = 0;
   index_t count = 0;
 
-  double operator()(index_t sample, index_t coord) const { return data[static_cast<std::size_t>(sample * dim + coord)]; }
+  double operator()(index_t sample, index_t coord) const {
+    return data[static_cast<std::size_t>(sample * dim + coord)];
+  }
   void validate(const char* where, const char* name) const {
     EPS_CHECK(dim > 0 && count > 0 && static_cast<index_t>(data.size()) == dim * count, shape_error, where, ": ", name,
               " has ", data.size(), " values for ", count, " samples of dimension ", dim);
@@ -34,9 +36,9 @@ struct SampleSet {
 
 /// Options of the sliced distances.
 struct SlicedOptions {
-  int projections = 1000;   ///< number of random directions (uniform on the sphere)
-  double p = 2.0;           ///< order of the Wasserstein distance
-  std::uint64_t seed = 0;   ///< directions drawn from std::mt19937_64(seed)
+  int projections = 1000;  ///< number of random directions (uniform on the sphere)
+  double p = 2.0;          ///< order of the Wasserstein distance
+  std::uint64_t seed = 0;  ///< directions drawn from std::mt19937_64(seed)
 };
 
 /// wasserstein_1d for sets already sorted in non-decreasing order (no copy; for many distances to one set).

@@ -21,10 +21,14 @@ enum class Prediction { x0, epsilon, score, velocity };
 
 inline const char* to_string(Prediction p) {
   switch (p) {
-    case Prediction::x0: return "x0";
-    case Prediction::epsilon: return "epsilon";
-    case Prediction::score: return "score";
-    case Prediction::velocity: return "velocity";
+    case Prediction::x0:
+      return "x0";
+    case Prediction::epsilon:
+      return "epsilon";
+    case Prediction::score:
+      return "score";
+    case Prediction::velocity:
+      return "velocity";
   }
   return "?";
 }
@@ -72,8 +76,7 @@ template <Tensor T>
 T velocity_from_x0(const T& x0, const T& x_t, const BatchCoefficients& c) {
   if (c.sigma_dot.all([](double v) { return v == 0; })) return eps::scale_batch(x0, c.alpha_dot);
   const auto times = [](double a, double b) { return a * b; };
-  const BatchValues r =
-      zip(c.sigma_dot, detail::reciprocal_checked(c.sigma, "eps::velocity_from_x0", "sigma"), times);
+  const BatchValues r = zip(c.sigma_dot, detail::reciprocal_checked(c.sigma, "eps::velocity_from_x0", "sigma"), times);
   const BatchValues k = zip(c.alpha_dot, zip(c.alpha, r, times), [](double a, double b) { return a - b; });
   return eps::add(eps::scale_batch(x_t, r), eps::scale_batch(x0, k));
 }
@@ -83,8 +86,8 @@ template <Tensor T>
 T x0_from_velocity(const T& v, const T& x_t, const BatchCoefficients& c) {
   std::vector<double> den(std::max({c.alpha.size(), c.sigma.size(), c.alpha_dot.size(), c.sigma_dot.size()}));
   for (std::size_t i = 0; i < den.size(); ++i) den[i] = c.alpha_dot[i] * c.sigma[i] - c.sigma_dot[i] * c.alpha[i];
-  const BatchValues inv = detail::reciprocal_checked(BatchValues(std::move(den)), "eps::x0_from_velocity",
-                                                     "alpha' sigma - sigma' alpha");
+  const BatchValues inv =
+      detail::reciprocal_checked(BatchValues(std::move(den)), "eps::x0_from_velocity", "alpha' sigma - sigma' alpha");
   return eps::scale_batch(eps::sub(eps::scale_batch(v, c.sigma), eps::scale_batch(x_t, c.sigma_dot)), inv);
 }
 
@@ -92,10 +95,14 @@ T x0_from_velocity(const T& v, const T& x_t, const BatchCoefficients& c) {
 template <Tensor T>
 T to_x0(Prediction from, const T& value, const T& x_t, const BatchCoefficients& c) {
   switch (from) {
-    case Prediction::x0: return value;
-    case Prediction::epsilon: return x0_from_epsilon(value, x_t, c.alpha, c.sigma);
-    case Prediction::score: return x0_from_score(value, x_t, c.alpha, c.sigma);
-    case Prediction::velocity: return x0_from_velocity(value, x_t, c);
+    case Prediction::x0:
+      return value;
+    case Prediction::epsilon:
+      return x0_from_epsilon(value, x_t, c.alpha, c.sigma);
+    case Prediction::score:
+      return x0_from_score(value, x_t, c.alpha, c.sigma);
+    case Prediction::velocity:
+      return x0_from_velocity(value, x_t, c);
   }
   detail::raise<value_error>("eps::to_x0: unknown prediction type");
 }
@@ -104,10 +111,14 @@ T to_x0(Prediction from, const T& value, const T& x_t, const BatchCoefficients& 
 template <Tensor T>
 T from_x0(Prediction to, const T& x0, const T& x_t, const BatchCoefficients& c) {
   switch (to) {
-    case Prediction::x0: return x0;
-    case Prediction::epsilon: return epsilon_from_x0(x0, x_t, c.alpha, c.sigma);
-    case Prediction::score: return score_from_x0(x0, x_t, c.alpha, c.sigma);
-    case Prediction::velocity: return velocity_from_x0(x0, x_t, c);
+    case Prediction::x0:
+      return x0;
+    case Prediction::epsilon:
+      return epsilon_from_x0(x0, x_t, c.alpha, c.sigma);
+    case Prediction::score:
+      return score_from_x0(x0, x_t, c.alpha, c.sigma);
+    case Prediction::velocity:
+      return velocity_from_x0(x0, x_t, c);
   }
   detail::raise<value_error>("eps::from_x0: unknown prediction type");
 }
@@ -118,12 +129,10 @@ template <Tensor T>
 T convert(Prediction from, Prediction to, const T& value, const T& x_t, const BatchCoefficients& c) {
   if (from == to) return value;
   if (from == Prediction::epsilon && to == Prediction::score)
-    return eps::scale_batch(value, detail::reciprocal_checked(c.sigma, "eps::convert", "sigma").map([](double v) {
-      return -v;
-    }));
-  if (from == Prediction::score && to == Prediction::epsilon) return eps::scale_batch(value, c.sigma.map([](double v) {
-      return -v;
-    }));
+    return eps::scale_batch(
+        value, detail::reciprocal_checked(c.sigma, "eps::convert", "sigma").map([](double v) { return -v; }));
+  if (from == Prediction::score && to == Prediction::epsilon)
+    return eps::scale_batch(value, c.sigma.map([](double v) { return -v; }));
   return from_x0(to, to_x0(from, value, x_t, c), x_t, c);
 }
 

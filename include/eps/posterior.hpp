@@ -52,10 +52,11 @@ struct NoiseLevels {
       EPS_CHECK(alpha[b] > 0 || sigma[b] > 0, value_error, where, ": alpha and sigma are both 0 for sample ", b,
                 " (x_t carries neither signal nor noise)");
       const double a = alpha[b], s = sigma[b], sy = sigma_y[b];
-      EPS_CHECK(std::isfinite(a * a * sy * sy) && std::isfinite(s * s) && std::isfinite(a * s * s) &&
-                    std::isfinite(sy * sy) && std::isfinite(a * a),
-                value_error, where, ": the levels of sample ", b, " (alpha ", a, ", sigma ", s, ", sigma_y ", sy,
-                ") overflow double precision in the pivot (alpha^2 sigma_y^2, sigma^2 and alpha sigma^2 must be finite)");
+      EPS_CHECK(
+          std::isfinite(a * a * sy * sy) && std::isfinite(s * s) && std::isfinite(a * s * s) &&
+              std::isfinite(sy * sy) && std::isfinite(a * a),
+          value_error, where, ": the levels of sample ", b, " (alpha ", a, ", sigma ", s, ", sigma_y ", sy,
+          ") overflow double precision in the pivot (alpha^2 sigma_y^2, sigma^2 and alpha sigma^2 must be finite)");
     }
   }
 };
@@ -91,7 +92,8 @@ template <LinearOperator Op>
 void check_measurement(const Op& A, const typename Op::tensor_type& y, const BatchValues& sigma_y, double rtol = 0,
                        const CgOptions& cg = {}, const char* where = "eps::check_measurement") {
   eps::check_sample(y, A.out_shape(), where, "y");
-  EPS_CHECK(rtol >= 0 && !std::isnan(rtol), value_error, where, ": range tolerance must be >= 0 (0: automatic), got ", rtol);
+  EPS_CHECK(rtol >= 0 && !std::isnan(rtol), value_error, where, ": range tolerance must be >= 0 (0: automatic), got ",
+            rtol);
   const index_t by = eps::batch(y);
   std::vector<bool> noise_free(static_cast<std::size_t>(by), false);
   if (sigma_y.is_uniform()) {
@@ -114,9 +116,10 @@ void check_measurement(const Op& A, const typename Op::tensor_type& y, const Bat
   for (std::size_t b = 0; b < noise_free.size(); ++b) {
     if (!noise_free[b]) continue;
     const double r = std::sqrt(rn[b]), n = std::sqrt(yn[b]);
-    EPS_CHECK(r <= rtol * n, value_error, where, ": sigma_y = 0 but y (sample ", b, ") is not in the range of ", A.name(),
-              ": its distance to the range is ", r, ", ", (n > 0 ? r / n : 1.0), " of its norm (tolerance ", rtol,
-              "); noise-free data outside range(A) has zero likelihood under every prior. Correct y, or give sigma_y > 0");
+    EPS_CHECK(
+        r <= rtol * n, value_error, where, ": sigma_y = 0 but y (sample ", b, ") is not in the range of ", A.name(),
+        ": its distance to the range is ", r, ", ", (n > 0 ? r / n : 1.0), " of its norm (tolerance ", rtol,
+        "); noise-free data outside range(A) has zero likelihood under every prior. Correct y, or give sigma_y > 0");
   }
 }
 
@@ -159,42 +162,38 @@ class PosteriorCovariance {
     } else {
       // Σ̃ v = σ² α² σ_y² M⁻¹ v with M = α² σ_y² I + σ² AᵀA, solved from σ² v (keeps σ² P_N v if α σ_y = 0).
       const BatchValues s2 = detail::square(lv_.sigma), p = detail::square(detail::product(lv_.alpha, lv_.sigma_y));
-      const T sol = solve_shifted_gram(A_, p, s2, eps::scale_batch(v, detail::product(p, s2)), eps::scale_batch(v, s2), cg_,
-                                       "eps::PosteriorCovariance::apply");
+      const T sol = solve_shifted_gram(A_, p, s2, eps::scale_batch(v, detail::product(p, s2)), eps::scale_batch(v, s2),
+                                       cg_, "eps::PosteriorCovariance::apply");
       return space_ == Space::x0 ? eps::scale_batch(sol, inverse_alpha2()) : sol;
     }
   }
 
   /// Σ^{1/2} v with the symmetric square root (spectral operators only). For the others, draw x_t and y
   /// and use the pivot (E3): that needs no square root (docs/math.md §3).
-  T apply_sqrt(const T& v) const
-    requires SpectralOperator<Op>
-  {
+  T apply_sqrt(const T& v) const requires SpectralOperator<Op> {
     eps::check_sample(v, A_.in_shape(), "eps::PosteriorCovariance::apply_sqrt", "v");
     return spectral_filter(A_, v, eps::sqrt(*g_), g_null_.map([](double g) { return std::sqrt(g); }));
   }
 
   /// A draw of N(0, Σ): Σ^{1/2} ξ with ξ ~ N(0, I), shaped as `like` (spectral operators only).
-  T sample(const T& like, generator_t<T>& gen) const
-    requires SpectralOperator<Op>
-  {
+  T sample(const T& like, generator_t<T>& gen) const requires SpectralOperator<Op> {
     return apply_sqrt(eps::randn_like(like, gen));
   }
 
-  /// diag Σ, per pixel (the published setup's (docs/math.md §9) per-pixel noise map is √diag Σ̃ / σ). Spectral operators use their
-  /// O(d) formula; the others probe with unit vectors (d CG solves: for small d only).
+  /// diag Σ, per pixel (the published setup's (docs/math.md §9) per-pixel noise map is √diag Σ̃ / σ). Spectral operators
+  /// use their O(d) formula; the others probe with unit vectors (d CG solves: for small d only).
   T diagonal() const {
     if constexpr (SpectralOperator<Op>) {
       return eps::spectral_diagonal(A_, *g_, g_null_);
     } else {
       const index_t d = numel(Shape(A_.in_shape()));
-      const index_t nb = static_cast<index_t>(std::max(
-          {lv_.alpha.size(), lv_.sigma.size(), lv_.sigma_y.size()}));
+      const index_t nb = static_cast<index_t>(std::max({lv_.alpha.size(), lv_.sigma.size(), lv_.sigma_y.size()}));
       std::vector<double> diag(static_cast<std::size_t>(d * nb));
       for (index_t j = 0; j < d; ++j) {
         std::vector<double> e(static_cast<std::size_t>(d * nb), 0.0);
         for (index_t b = 0; b < nb; ++b) e[static_cast<std::size_t>(b * d + j)] = 1.0;
-        const std::vector<double> col = eps::to_host(apply(eps::reshape(eps::from_host(like_, e, nb, A_.in_shape()), A_.in_shape())));
+        const std::vector<double> col =
+            eps::to_host(apply(eps::reshape(eps::from_host(like_, e, nb, A_.in_shape()), A_.in_shape())));
         for (index_t b = 0; b < nb; ++b)
           diag[static_cast<std::size_t>(b * d + j)] = col[static_cast<std::size_t>(b * d + j)];
       }
@@ -212,11 +211,15 @@ class PosteriorCovariance {
   /// `g_null` the value on the implicit null space of a thin V.
   PosteriorCovariance(detail::PivotKey, Op A, NoiseLevels lv, Space space, CgOptions cg, T like,
                       std::optional<R> g = std::nullopt, BatchValues g_null = 0.0)
-      : A_(std::move(A)), lv_(std::move(lv)), space_(space), cg_(cg), like_(std::move(like)), g_(std::move(g)),
+      : A_(std::move(A)),
+        lv_(std::move(lv)),
+        space_(space),
+        cg_(cg),
+        like_(std::move(like)),
+        g_(std::move(g)),
         g_null_(std::move(g_null)) {}
 
  private:
-
   BatchValues inverse_alpha2() const {
     EPS_CHECK(lv_.alpha.all([](double a) { return a > 0; }), domain_error,
               "eps::PosteriorCovariance: Sigma* (x0 space) is infinite in the null space of A at alpha = 0; use "
@@ -271,11 +274,15 @@ class Pivot {
   /// Built by eps::pivot.
   Pivot(detail::PivotKey, const Op& A, T y, NoiseLevels lv, const CgOptions& cg, T x_tilde,
         PosteriorCovariance<Op> cov_tilde, PosteriorCovariance<Op> cov_star)
-      : A_(A), y_(std::move(y)), lv_(std::move(lv)), cg_(cg), x_tilde_(std::move(x_tilde)),
-        cov_tilde_(std::move(cov_tilde)), cov_star_(std::move(cov_star)) {}
+      : A_(A),
+        y_(std::move(y)),
+        lv_(std::move(lv)),
+        cg_(cg),
+        x_tilde_(std::move(x_tilde)),
+        cov_tilde_(std::move(cov_tilde)),
+        cov_star_(std::move(cov_star)) {}
 
  private:
-
   Op A_;
   T y_;
   NoiseLevels lv_;
@@ -294,8 +301,10 @@ struct PivotFactory {
                         std::optional<R> g_star = std::nullopt, BatchValues g_star_null = 0.0) {
     // The covariances keep only dtype/device from `like`: an empty batch, not a copy of x̃.
     T like = [&] {
-      if constexpr (std::same_as<R, T>) return eps::zeros(x_tilde, 0, A.in_shape());
-      else return x_tilde;
+      if constexpr (std::same_as<R, T>)
+        return eps::zeros(x_tilde, 0, A.in_shape());
+      else
+        return x_tilde;
     }();
     PosteriorCovariance<Op> ct(PivotKey{}, A, lv, Space::interpolant, cg, like, std::move(g_tilde),
                                std::move(g_tilde_null));
@@ -328,8 +337,8 @@ Pivot<Op> pivot(const Op& A, const typename Op::tensor_type& x_t, const typename
   }
   if (opt.check_range) check_measurement(A, y, lv.sigma_y, opt.range_rtol, opt.cg, where);
   const BatchValues a2s2y = detail::square(detail::product(lv.alpha, lv.sigma_y));  // α² σ_y²
-  const BatchValues s2 = detail::square(lv.sigma);                                    // σ²
-  const BatchValues as2 = detail::product(lv.alpha, s2);                              // α σ²
+  const BatchValues s2 = detail::square(lv.sigma);                                  // σ²
+  const BatchValues as2 = detail::product(lv.alpha, s2);                            // α σ²
 
   if constexpr (SpectralOperator<Op>) {
     const auto c = A.apply_vt(x_t);
@@ -338,16 +347,16 @@ Pivot<Op> pivot(const Op& A, const typename Op::tensor_type& x_t, const typename
     const auto den = eps::add(eps::mul(eps::mul(s, s), eps::batch_scalars(s, s2)), eps::batch_scalars(s, a2s2y));  // D
     const auto z = eps::zero_indicator(den);
     const auto safe = eps::add(den, z);
-    const auto wc = eps::div(eps::add(eps::batch_scalars(s, a2s2y), z), safe);       // weight of c, Σ̃ = σ² wc
-    const auto wy = eps::div(eps::mul(s, eps::batch_scalars(s, as2)), safe);         // weight of c_y
+    const auto wc = eps::div(eps::add(eps::batch_scalars(s, a2s2y), z), safe);  // weight of c, Σ̃ = σ² wc
+    const auto wy = eps::div(eps::mul(s, eps::batch_scalars(s, as2)), safe);    // weight of c_y
     T xt = A.apply_v(eps::add(eps::mul(c, wc), eps::mul(cy, wy)));
     if (is_thin(A)) xt = eps::add(xt, eps::sub(x_t, A.apply_v(c)));  // null space: x̃ = x_t
     // Σ* = σ² (σ_y² + Z) / (D + Z α²): +inf where D = 0 and α = 0 (no information), finite elsewhere.
     const BatchValues sy2 = detail::square(lv.sigma_y), a2 = detail::square(lv.alpha);
-    auto g_star = eps::div(eps::mul(eps::add(eps::batch_scalars(s, sy2), z), eps::batch_scalars(s, s2)), eps::add(den, eps::mul(z, eps::batch_scalars(s, a2))));
-    const BatchValues g_star_null = zip(s2, a2, [](double sg, double al) {
-      return al > 0 ? sg / al : std::numeric_limits<double>::infinity();
-    });
+    auto g_star = eps::div(eps::mul(eps::add(eps::batch_scalars(s, sy2), z), eps::batch_scalars(s, s2)),
+                           eps::add(den, eps::mul(z, eps::batch_scalars(s, a2))));
+    const BatchValues g_star_null =
+        zip(s2, a2, [](double sg, double al) { return al > 0 ? sg / al : std::numeric_limits<double>::infinity(); });
     return detail::PivotFactory<Op>::make(A, y, lv, opt.cg, std::move(xt), eps::mul(wc, eps::batch_scalars(s, s2)), s2,
                                           std::move(g_star), g_star_null);
   } else {
@@ -391,8 +400,9 @@ T posterior_velocity(const T& x0_hat, const T& x_t, const BatchCoefficients& c) 
 /// the unconditional denoiser.
 template <Tensor T>
 T guidance_gap(const T& x0_posterior, const T& x0_unconditional, const NoiseLevels& lv) {
-  const BatchValues k = zip(lv.alpha, detail::reciprocal_checked(detail::square(lv.sigma), "eps::guidance_gap", "sigma"),
-                            [](double a, double b) { return a * b; });
+  const BatchValues k =
+      zip(lv.alpha, detail::reciprocal_checked(detail::square(lv.sigma), "eps::guidance_gap", "sigma"),
+          [](double a, double b) { return a * b; });
   return eps::scale_batch(eps::sub(x0_posterior, x0_unconditional), k);
 }
 
@@ -409,11 +419,13 @@ typename Op::tensor_type high_noise_limit(const Op& A, const typename Op::tensor
 /// throws domain_error otherwise (docs/math.md §4.1 applies only then).
 template <SpectralOperator Op>
 double gram_scale(const Op& A, double rtol = 1e-12) {
-  EPS_CHECK(!is_thin(A), domain_error, "eps::gram_scale: ", A.name(), " has a null space, so A^T A is not a multiple of I");
+  EPS_CHECK(!is_thin(A), domain_error, "eps::gram_scale: ", A.name(),
+            " has a null space, so A^T A is not a multiple of I");
   const auto s = A.singular_values();
   const double g = eps::max_abs(s);
-  EPS_CHECK(g > 0 && eps::max_abs(eps::add_scalar(s, -g)) <= rtol * g, domain_error, "eps::gram_scale: the singular values of ",
-            A.name(), " are not all equal, so A^T A is not a multiple of I");
+  EPS_CHECK(g > 0 && eps::max_abs(eps::add_scalar(s, -g)) <= rtol * g, domain_error,
+            "eps::gram_scale: the singular values of ", A.name(),
+            " are not all equal, so A^T A is not a multiple of I");
   return g;
 }
 

@@ -63,7 +63,8 @@ concept Denoiser = requires(detail::unwrapped_t<D>& d, const T& x, double t) {
 /// (`eps::libtorch::AutogradDenoiser`). It may also offer `denoise_and_vjp(x, t, make_v)`, which returns
 /// {D(x, t), vᵀ ∂D/∂x with v = make_v(D(x, t))} from one forward and one backward pass.
 template <class D, class T>
-concept DifferentiableDenoiser = Denoiser<D, T> && requires(detail::unwrapped_t<D>& d, const T& x, double t, const T& v) {
+concept DifferentiableDenoiser = Denoiser<D, T> &&
+    requires(detail::unwrapped_t<D>& d, const T& x, double t, const T& v) {
   { d.vjp(x, t, v) } -> std::convertible_to<T>;
 };
 
@@ -71,8 +72,8 @@ concept DifferentiableDenoiser = Denoiser<D, T> && requires(detail::unwrapped_t<
 /// denoiser's output (DPS, ΠGDM). One call of `denoise_and_vjp` where the denoiser has it (autograd then
 /// reuses the forward's graph), else D(x, t) followed by D.vjp(x, t, v).
 template <class T, class D, class MakeV>
-  requires DifferentiableDenoiser<D, T>
-std::pair<T, T> denoise_and_vjp(D& denoiser, const T& x, double t, MakeV&& make_v) {
+requires DifferentiableDenoiser<D, T> std::pair<T, T> denoise_and_vjp(D& denoiser, const T& x, double t,
+                                                                      MakeV&& make_v) {
   auto& d = detail::unwrap(denoiser);
   if constexpr (requires { d.denoise_and_vjp(x, t, make_v); }) {
     auto r = d.denoise_and_vjp(x, t, make_v);
@@ -91,8 +92,7 @@ concept NoiseSource = std::same_as<std::remove_cv_t<G>, generator_t<T>> || std::
 
 /// Standard normal draws shaped as `like`, from a noise source.
 template <RealTensor T, class G>
-  requires NoiseSource<G, T>
-T draw_noise(const T& like, G& source) {
+requires NoiseSource<G, T> T draw_noise(const T& like, G& source) {
   if constexpr (std::invocable<G&, const T&>) {
     T n = static_cast<T>(source(like));
     eps::check_sample(n, eps::sample_shape(like), "eps::draw_noise", "the noise source's draw", eps::batch(like));
@@ -105,13 +105,13 @@ T draw_noise(const T& like, G& source) {
 /// What a step callback sees (progress bars, trajectories).
 template <class T>
 struct StepInfo {
-  int step = 0;          ///< 0-based index of the step just taken
-  int steps = 0;         ///< total number of steps
-  double t = 0;          ///< time at the start of the step
-  double t_next = 0;     ///< time at its end
-  const T* x = nullptr;  ///< state after the step
+  int step = 0;               ///< 0-based index of the step just taken
+  int steps = 0;              ///< total number of steps
+  double t = 0;               ///< time at the start of the step
+  double t_next = 0;          ///< time at its end
+  const T* x = nullptr;       ///< state after the step
   const T* x0_hat = nullptr;  ///< denoiser output at the start of the step
-  int nfe = 0;           ///< network evaluations so far
+  int nfe = 0;                ///< network evaluations so far
 };
 
 template <class T>
@@ -146,16 +146,12 @@ struct Counted {
     ++nfe;
     return static_cast<T>(unwrap(d)(x, t));
   }
-  T vjp(const T& x, double t, const T& v)
-    requires DifferentiableDenoiser<D, T>
-  {
+  T vjp(const T& x, double t, const T& v) requires DifferentiableDenoiser<D, T> {
     ++vjps;
     return static_cast<T>(unwrap(d).vjp(x, t, v));
   }
   template <class MakeV>
-  std::pair<T, T> denoise_and_vjp(const T& x, double t, MakeV&& make_v)
-    requires DifferentiableDenoiser<D, T>
-  {
+  std::pair<T, T> denoise_and_vjp(const T& x, double t, MakeV&& make_v) requires DifferentiableDenoiser<D, T> {
     ++nfe;
     ++vjps;
     return eps::denoise_and_vjp<T>(d, x, t, std::forward<MakeV>(make_v));
@@ -215,18 +211,18 @@ T edm_euler_step(const T& x, const T& x0, const GridStep& st) {
 /// σ(t₀)·ε, `batch` samples of shape `shape`: the usual initial state at the first time of a grid (the
 /// α x0 part is neglected, as in EDM; docs/gmm_benchmark.md measures what that costs on a wide prior).
 template <Schedule S, RealTensor T, class G>
-  requires NoiseSource<G, T>
-T initial_noise(const S& s, double t0, const T& like, index_t batch, const Shape& shape, G& gen) {
+requires NoiseSource<G, T> T initial_noise(const S& s, double t0, const T& like, index_t batch, const Shape& shape,
+                                           G& gen) {
   return eps::scale(draw_noise(eps::zeros(like, batch, shape), gen), coefficients(s, t0).sigma);
 }
 
 /// Options of the EDM sampler.
 struct EdmOptions {
-  int steps = 18;           ///< number of noise levels (Euler: NFE = steps; Heun: 2·steps − 1)
-  bool heun = false;        ///< second-order correction (EDM's Alg. 1)
-  double ratio_min = 0.002; ///< smallest σ/α of the grid (EDM's σ_min)
-  double ratio_max = 80.0;  ///< largest σ/α (EDM's σ_max); clamped to the schedule's own largest σ/α
-  double rho = 7.0;         ///< EDM's ρ
+  int steps = 18;            ///< number of noise levels (Euler: NFE = steps; Heun: 2·steps − 1)
+  bool heun = false;         ///< second-order correction (EDM's Alg. 1)
+  double ratio_min = 0.002;  ///< smallest σ/α of the grid (EDM's σ_min)
+  double ratio_max = 80.0;   ///< largest σ/α (EDM's σ_max); clamped to the schedule's own largest σ/α
+  double rho = 7.0;          ///< EDM's ρ
 };
 
 /// The EDM grid for a schedule: `steps` times where σ/α follows EDM's ρ-spacing, then the clean end
@@ -241,7 +237,8 @@ std::vector<double> edm_grid(const S& s, const EdmOptions& o) {
 /// probability-flow ODE is dx̄/dς = (x̄ − D(x, t))/ς; the last step goes to ς = 0 and returns α(t_min)·x̂0.
 /// For a VE schedule (α = 1, σ = ς) this is exactly Karras et al.'s Algorithm 1.
 template <Schedule S, Tensor T, Denoiser<T> D>
-SampleResult<T> edm_sample(D&& denoiser, const S& s, T x, const EdmOptions& o = {}, const std::type_identity_t<StepCallback<T>>& cb = {}) {
+SampleResult<T> edm_sample(D&& denoiser, const S& s, T x, const EdmOptions& o = {},
+                           const std::type_identity_t<StepCallback<T>>& cb = {}) {
   return detail::walk("eps::edm_sample", s, edm_grid(s, o), true, std::move(x), denoiser, cb,
                       [&](const T& xc, const GridStep& st, auto& net) {
                         const T x0 = net(xc, st.t);
@@ -263,68 +260,70 @@ enum class OdeMethod { euler, heun };
 /// The probability-flow ODE dx/dt = v(x, t) = α' x̂0 + σ' ε̂ (docs/math.md §5) from times[0] down to
 /// times.back(), Euler or Heun (Heun's correction is skipped on a step that ends at σ = 0, where v needs ε̂).
 template <Schedule S, Tensor T, Denoiser<T> D>
-SampleResult<T> ode_sample(D&& denoiser, const S& s, T x, const std::vector<double>& times, OdeMethod method = OdeMethod::euler,
-                           const std::type_identity_t<StepCallback<T>>& cb = {}) {
+SampleResult<T> ode_sample(D&& denoiser, const S& s, T x, const std::vector<double>& times,
+                           OdeMethod method = OdeMethod::euler, const std::type_identity_t<StepCallback<T>>& cb = {}) {
   const auto velocity = [](const T& x0, const T& xx, const Coefficients& c) {
     return velocity_from_x0(x0, xx, BatchCoefficients{c.alpha, c.sigma, c.alpha_dot, c.sigma_dot});
   };
-  return detail::walk("eps::ode_sample", s, times, false, std::move(x), denoiser, cb,
-                      [&](const T& xc, const GridStep& st, auto& net) {
-                        const T x0 = net(xc, st.t);
-                        const T v = velocity(x0, xc, st.c);
-                        T xn = eps::add(xc, eps::scale(v, st.t_next - st.t));
-                        if (method == OdeMethod::heun && st.cn.sigma > 0)
-                          xn = eps::add(xc, eps::scale(eps::add(v, velocity(net(xn, st.t_next), xn, st.cn)), 0.5 * (st.t_next - st.t)));
-                        return std::pair{std::move(xn), x0};
-                      });
+  return detail::walk(
+      "eps::ode_sample", s, times, false, std::move(x), denoiser, cb, [&](const T& xc, const GridStep& st, auto& net) {
+        const T x0 = net(xc, st.t);
+        const T v = velocity(x0, xc, st.c);
+        T xn = eps::add(xc, eps::scale(v, st.t_next - st.t));
+        if (method == OdeMethod::heun && st.cn.sigma > 0)
+          xn = eps::add(xc, eps::scale(eps::add(v, velocity(net(xn, st.t_next), xn, st.cn)), 0.5 * (st.t_next - st.t)));
+        return std::pair{std::move(xn), x0};
+      });
 }
 
 /// DDIM (Song et al. 2021) with stochasticity η ∈ [0, 1] for any interpolant: from t to s < t,
 ///   x_s = α_s x̂0 + √(σ_s² − c²) ε̂ + c ξ,  c = η σ_s √(1 − (α_t σ_s / (α_s σ_t))²).
 /// η = 0 is deterministic (the exponential integrator of the probability-flow ODE).
 template <Schedule S, RealTensor T, Denoiser<T> D, class G>
-  requires NoiseSource<G, T>
-SampleResult<T> ddim_sample(D&& denoiser, const S& s, T x, const std::vector<double>& times, double eta, G& gen,
-                            const std::type_identity_t<StepCallback<T>>& cb = {}) {
+requires NoiseSource<G, T> SampleResult<T> ddim_sample(D&& denoiser, const S& s, T x, const std::vector<double>& times,
+                                                       double eta, G& gen,
+                                                       const std::type_identity_t<StepCallback<T>>& cb = {}) {
   constexpr const char* where = "eps::ddim_sample";
   EPS_CHECK(eta >= 0 && eta <= 1, value_error, where, ": eta must lie in [0, 1], got ", eta);
-  return detail::walk(where, s, times, false, std::move(x), denoiser, cb, [&](const T& xc, const GridStep& st, auto& net) {
-    const Coefficients &c = st.c, &cn = st.cn;
-    EPS_CHECK(c.sigma > 0, domain_error, where, ": sigma(t) = 0 at t = ", st.t, " before the last step");
-    const T x0 = net(xc, st.t);
-    const T e = eps::scale(eps::sub(xc, eps::scale(x0, c.alpha)), 1 / c.sigma);
-    double cc = 0;
-    if (eta > 0 && cn.sigma > 0 && cn.alpha > 0) {
-      const double q = c.alpha * cn.sigma / (cn.alpha * c.sigma);
-      cc = eta * cn.sigma * std::sqrt(std::max(0.0, 1 - q * q));
-    }
-    T xn = eps::axpby(cn.alpha, x0, std::sqrt(std::max(0.0, cn.sigma * cn.sigma - cc * cc)), e);
-    if (cc > 0) xn = eps::add(xn, eps::scale(draw_noise(xn, gen), cc));
-    return std::pair{std::move(xn), x0};
-  });
+  return detail::walk(
+      where, s, times, false, std::move(x), denoiser, cb, [&](const T& xc, const GridStep& st, auto& net) {
+        const Coefficients &c = st.c, &cn = st.cn;
+        EPS_CHECK(c.sigma > 0, domain_error, where, ": sigma(t) = 0 at t = ", st.t, " before the last step");
+        const T x0 = net(xc, st.t);
+        const T e = eps::scale(eps::sub(xc, eps::scale(x0, c.alpha)), 1 / c.sigma);
+        double cc = 0;
+        if (eta > 0 && cn.sigma > 0 && cn.alpha > 0) {
+          const double q = c.alpha * cn.sigma / (cn.alpha * c.sigma);
+          cc = eta * cn.sigma * std::sqrt(std::max(0.0, 1 - q * q));
+        }
+        T xn = eps::axpby(cn.alpha, x0, std::sqrt(std::max(0.0, cn.sigma * cn.sigma - cc * cc)), e);
+        if (cc > 0) xn = eps::add(xn, eps::scale(draw_noise(xn, gen), cc));
+        return std::pair{std::move(xn), x0};
+      });
 }
 
 /// Euler–Maruyama on the reverse SDE dx = [f x − g² ∇log p_t(x)] dt + g dW̄, f = α'/α, g² = dσ²/dt − 2 f σ²,
 /// with the score from the denoiser (Tweedie); the last step (to σ = 0, or to the end of the grid) returns
 /// α x̂0 without noise, as is customary. Needs α > 0 on the grid.
 template <Schedule S, RealTensor T, Denoiser<T> D, class G>
-  requires NoiseSource<G, T>
-SampleResult<T> euler_maruyama_sample(D&& denoiser, const S& s, T x, const std::vector<double>& times, G& gen,
-                                      const std::type_identity_t<StepCallback<T>>& cb = {}) {
+requires NoiseSource<G, T> SampleResult<T> euler_maruyama_sample(D&& denoiser, const S& s, T x,
+                                                                 const std::vector<double>& times, G& gen,
+                                                                 const std::type_identity_t<StepCallback<T>>& cb = {}) {
   constexpr const char* where = "eps::euler_maruyama_sample";
-  return detail::walk(where, s, times, false, std::move(x), denoiser, cb, [&](const T& xc, const GridStep& st, auto& net) {
-    const Coefficients& c = st.c;
-    EPS_CHECK(c.alpha > 0 && c.sigma > 0, domain_error, where, ": need alpha, sigma > 0 at t = ", st.t);
-    const T x0 = net(xc, st.t);
-    if (st.last) return std::pair{eps::scale(x0, st.cn.alpha), x0};
-    const double f = c.alpha_dot / c.alpha, g2 = 2 * c.sigma * c.sigma_dot - 2 * f * c.sigma * c.sigma;
-    EPS_CHECK(g2 >= 0, domain_error, where, ": negative diffusion g^2 = ", g2, " at t = ", st.t);
-    const T score = score_from_x0(x0, xc, c.alpha, c.sigma);
-    const double dt = st.t_next - st.t;  // < 0
-    T xn = eps::add(eps::add(xc, eps::scale(eps::sub(eps::scale(xc, f), eps::scale(score, g2)), dt)),
-                    eps::scale(draw_noise(xc, gen), std::sqrt(g2 * -dt)));
-    return std::pair{std::move(xn), x0};
-  });
+  return detail::walk(
+      where, s, times, false, std::move(x), denoiser, cb, [&](const T& xc, const GridStep& st, auto& net) {
+        const Coefficients& c = st.c;
+        EPS_CHECK(c.alpha > 0 && c.sigma > 0, domain_error, where, ": need alpha, sigma > 0 at t = ", st.t);
+        const T x0 = net(xc, st.t);
+        if (st.last) return std::pair{eps::scale(x0, st.cn.alpha), x0};
+        const double f = c.alpha_dot / c.alpha, g2 = 2 * c.sigma * c.sigma_dot - 2 * f * c.sigma * c.sigma;
+        EPS_CHECK(g2 >= 0, domain_error, where, ": negative diffusion g^2 = ", g2, " at t = ", st.t);
+        const T score = score_from_x0(x0, xc, c.alpha, c.sigma);
+        const double dt = st.t_next - st.t;  // < 0
+        T xn = eps::add(eps::add(xc, eps::scale(eps::sub(eps::scale(xc, f), eps::scale(score, g2)), dt)),
+                        eps::scale(draw_noise(xc, gen), std::sqrt(g2 * -dt)));
+        return std::pair{std::move(xn), x0};
+      });
 }
 
 /// The EPS posterior denoiser (x, t) ↦ D(μ*(x, y, t), Σ*(t)) = E[x0 | x_t = x, y] for a schedule, an operator,

@@ -80,9 +80,7 @@ struct VpCosine {
     const double one_minus = 2 * std::sin((ft + f0) / 2) * std::sin((ft - f0) / 2) / std::cos(f0);
     return std::sqrt(std::max(0.0, one_minus * (1 + alpha(t))));
   }
-  double alpha_dot(double t) const {
-    return -std::sin(f(t)) * (std::numbers::pi / (2 * (1 + s))) / std::cos(f(0));
-  }
+  double alpha_dot(double t) const { return -std::sin(f(t)) * (std::numbers::pi / (2 * (1 + s))) / std::cos(f(0)); }
   /// σ' = −α α'/σ (+inf at t = 0, where σ = 0).
   double sigma_dot(double t) const {
     const double sg = sigma(t);
@@ -143,8 +141,13 @@ class Custom {
   using Fn = std::function<double(double)>;
   Custom(Fn alpha, Fn sigma, Fn alpha_dot, Fn sigma_dot, double t_min = 0.0, double t_max = 1.0,
          std::string name = "custom")
-      : alpha_(std::move(alpha)), sigma_(std::move(sigma)), alpha_dot_(std::move(alpha_dot)),
-        sigma_dot_(std::move(sigma_dot)), t_min_(t_min), t_max_(t_max), name_(std::move(name)) {
+      : alpha_(std::move(alpha)),
+        sigma_(std::move(sigma)),
+        alpha_dot_(std::move(alpha_dot)),
+        sigma_dot_(std::move(sigma_dot)),
+        t_min_(t_min),
+        t_max_(t_max),
+        name_(std::move(name)) {
     EPS_CHECK(alpha_ && sigma_ && alpha_dot_ && sigma_dot_, value_error,
               "eps::Custom: all four callables (alpha, sigma, alpha_dot, sigma_dot) are required");
     EPS_CHECK(std::isfinite(t_min) && std::isfinite(t_max) && t_min < t_max, value_error,
@@ -152,11 +155,10 @@ class Custom {
   }
   /// Type erasure of any schedule.
   template <Schedule S>
-    requires(!std::same_as<S, Custom>)
-  explicit Custom(S s)
+  requires(!std::same_as<S, Custom>) explicit Custom(S s)
       : Custom([s](double t) { return s.alpha(t); }, [s](double t) { return s.sigma(t); },
-               [s](double t) { return s.alpha_dot(t); }, [s](double t) { return s.sigma_dot(t); }, s.t_min(),
-               s.t_max(), s.name()) {}
+               [s](double t) { return s.alpha_dot(t); }, [s](double t) { return s.sigma_dot(t); }, s.t_min(), s.t_max(),
+               s.name()) {}
 
   double alpha(double t) const { return alpha_(t); }
   double sigma(double t) const { return sigma_(t); }
@@ -178,13 +180,12 @@ using AnySchedule = Custom;
 namespace detail {
 /// The named schedules, with their default parameters: the one list behind schedule_names and make_schedule.
 inline const std::vector<std::pair<std::string, AnySchedule (*)()>>& schedule_table() {
-  static const std::vector<std::pair<std::string, AnySchedule (*)()>> table{
-      {"linear", [] { return AnySchedule(Linear{}); }},
-      {"trigonometric", [] { return AnySchedule(Trigonometric{}); }},
-      {"vp_cosine", [] { return AnySchedule(VpCosine{}); }},
-      {"vp_linear", [] { return AnySchedule(VpLinear{}); }},
-      {"ve_edm", [] { return AnySchedule(VeEdm{}); }},
-      {"ve_geometric", [] { return AnySchedule(VeGeometric{}); }}};
+  static const std::vector<std::pair<std::string, AnySchedule (*)()>> table{{"linear", [] { return AnySchedule(Linear{}); }},
+                                                                            {"trigonometric", [] { return AnySchedule(Trigonometric{}); }},
+                                                                            {"vp_cosine", [] { return AnySchedule(VpCosine{}); }},
+                                                                            {"vp_linear", [] { return AnySchedule(VpLinear{}); }},
+                                                                            {"ve_edm", [] { return AnySchedule(VeEdm{}); }},
+                                                                            {"ve_geometric", [] { return AnySchedule(VeGeometric{}); }}};
   return table;
 }
 }  // namespace detail
@@ -208,8 +209,8 @@ inline AnySchedule make_schedule(const std::string& name) {
 /// Throws value_error unless t is finite and in [t_min, t_max].
 template <Schedule S>
 void check_time(const S& s, double t, const char* where = "eps::coefficients") {
-  EPS_CHECK(std::isfinite(t) && t >= s.t_min() && t <= s.t_max(), value_error, where, ": t must lie in [",
-            s.t_min(), ", ", s.t_max(), "] for schedule '", s.name(), "', got ", t);
+  EPS_CHECK(std::isfinite(t) && t >= s.t_min() && t <= s.t_max(), value_error, where, ": t must lie in [", s.t_min(),
+            ", ", s.t_max(), "] for schedule '", s.name(), "', got ", t);
 }
 
 /// α, σ, α', σ' at t (docs/math.md §1), after checking t and the values (α, σ ≥ 0, not both 0).
@@ -217,10 +218,10 @@ template <Schedule S>
 Coefficients coefficients(const S& s, double t) {
   check_time(s, t);
   Coefficients c{s.alpha(t), s.sigma(t), s.alpha_dot(t), s.sigma_dot(t)};
-  EPS_CHECK(std::isfinite(c.alpha) && std::isfinite(c.sigma) && c.alpha >= 0 && c.sigma >= 0 &&
-                (c.alpha > 0 || c.sigma > 0),
-            value_error, "eps::coefficients: schedule '", s.name(), "' gives alpha=", c.alpha, ", sigma=", c.sigma,
-            " at t=", t, "; expected finite alpha, sigma >= 0, not both 0");
+  EPS_CHECK(
+      std::isfinite(c.alpha) && std::isfinite(c.sigma) && c.alpha >= 0 && c.sigma >= 0 && (c.alpha > 0 || c.sigma > 0),
+      value_error, "eps::coefficients: schedule '", s.name(), "' gives alpha=", c.alpha, ", sigma=", c.sigma,
+      " at t=", t, "; expected finite alpha, sigma >= 0, not both 0");
   return c;
 }
 
@@ -289,15 +290,15 @@ inline std::vector<double> edm_sigmas(int n, double sigma_min = 0.002, double si
   EPS_CHECK(rho > 0 && std::isfinite(rho), value_error, "eps::edm_sigmas: rho must be > 0, got ", rho);
   std::vector<double> s(static_cast<std::size_t>(n) + 1, 0.0);
   const double a = std::pow(sigma_max, 1 / rho), b = std::pow(sigma_min, 1 / rho);
-  for (int i = 0; i < n; ++i) s[static_cast<std::size_t>(i)] = std::pow(a + (n == 1 ? 0.0 : i / (n - 1.0)) * (b - a), rho);
+  for (int i = 0; i < n; ++i)
+    s[static_cast<std::size_t>(i)] = std::pow(a + (n == 1 ? 0.0 : i / (n - 1.0)) * (b - a), rho);
   return s;
 }
 
 /// EDM's grid for any schedule: the times at which σ/α takes the EDM levels (clipped to the range the
 /// schedule reaches), n decreasing times followed by t_min.
 template <Schedule S>
-std::vector<double> edm_times(const S& s, int n, double ratio_min = 0.002, double ratio_max = 80.0,
-                              double rho = 7.0) {
+std::vector<double> edm_times(const S& s, int n, double ratio_min = 0.002, double ratio_max = 80.0, double rho = 7.0) {
   const double lo = noise_ratio(s, s.t_min()), hi = noise_ratio(s, s.t_max());
   const double rmin = std::max(ratio_min, lo > 0 ? lo : ratio_min), rmax = std::min(ratio_max, hi);
   const std::vector<double> r = edm_sigmas(n, rmin, rmax, rho);

@@ -101,8 +101,8 @@ class BatchValues {
 
   /// Throws shape_error unless this broadcasts against a batch of `batch` samples.
   void check_batch(index_t batch, const char* where, const char* name) const {
-    EPS_CHECK(v_.size() == 1 || static_cast<index_t>(v_.size()) == batch, shape_error, where, ": ", name,
-              " has ", v_.size(), " values; expected 1 or the batch size ", batch);
+    EPS_CHECK(v_.size() == 1 || static_cast<index_t>(v_.size()) == batch, shape_error, where, ": ", name, " has ",
+              v_.size(), " values; expected 1 or the batch size ", batch);
   }
 
  private:

@@ -76,9 +76,14 @@ int run(const DemoOptions& o) {
   const Mat x_star = prior.sample(1, gen);
   const Mat y = A.apply(x_star) + o.sigma_y * eps::randn(Mat{}, 1, Shape{d}, gen).cwiseProduct(A.mask());
   nlohmann::json out;
-  out["settings"] = {{"d", d}, {"components", o.components}, {"missing_fraction", o.missing},
-                     {"observed_pixels", static_cast<int>(A.mask().sum())}, {"sigma_y", o.sigma_y},
-                     {"samples", o.samples}, {"projections", o.projections}, {"seed", o.seed}};
+  out["settings"] = {{"d", d},
+                     {"components", o.components},
+                     {"missing_fraction", o.missing},
+                     {"observed_pixels", static_cast<int>(A.mask().sum())},
+                     {"sigma_y", o.sigma_y},
+                     {"samples", o.samples},
+                     {"projections", o.projections},
+                     {"seed", o.seed}};
 
   std::cout << "eps demo: exact posterior score on a Gaussian-mixture prior\n"
             << "  d = " << d << " (8x8), " << o.components << " full-covariance components, random inpainting with "
@@ -99,8 +104,8 @@ int run(const DemoOptions& o) {
       std::cout << "   " << std::left << std::setw(12) << name << std::right << std::fixed << std::setprecision(2)
                 << std::setw(6) << t << std::setprecision(4) << std::setw(11) << c.alpha << std::setw(11) << c.sigma
                 << std::scientific << std::setprecision(2) << std::setw(15) << rel << "\n";
-      out["score_check"].push_back({{"schedule", name}, {"t", t}, {"alpha", c.alpha}, {"sigma", c.sigma},
-                                    {"relative_difference", rel}});
+      out["score_check"].push_back(
+          {{"schedule", name}, {"t", t}, {"alpha", c.alpha}, {"sigma", c.sigma}, {"relative_difference", rel}});
     }
   }
 
@@ -121,8 +126,8 @@ int run(const DemoOptions& o) {
   row("exact posterior (MC floor)", 0, sw(exact2, exact, o.projections, pseed), 0.0);
   row("prior samples (no y)", 0, sw(prior.sample(o.samples, gen), exact, o.projections, pseed), 0.0);
   const VeEdm ve;
-  auto denoiser = posterior_denoiser(ve, A, y, o.sigma_y,
-                                     [&prior](const Pivot<Mask<Mat>>& pv) { return prior.denoise(pv); });
+  auto denoiser =
+      posterior_denoiser(ve, A, y, o.sigma_y, [&prior](const Pivot<Mask<Mat>>& pv) { return prior.denoise(pv); });
   for (int steps : o.steps)
     for (bool heun : {false, true}) {
       EdmOptions eo;
@@ -150,15 +155,24 @@ int run(const DemoOptions& o) {
 
 void add_demo_command(CLI::App& app) {
   auto o = std::make_shared<DemoOptions>();
-  CLI::App* c = app.add_subcommand("demo", "Analytic demonstration: exact posterior score and EPS sampling on a "
-                                           "Gaussian-mixture prior (d = 64, inpainting)");
+  CLI::App* c = app.add_subcommand("demo",
+                                   "Analytic demonstration: exact posterior score and EPS sampling on a "
+                                   "Gaussian-mixture prior (d = 64, inpainting)");
   c->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   c->add_option("--components", o->components, "Mixture components")->capture_default_str()->check(CLI::Range(1, 100));
-  c->add_option("--missing", o->missing, "Fraction of missing pixels")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  c->add_option("--missing", o->missing, "Fraction of missing pixels")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   c->add_option("--sigma-y", o->sigma_y, "Measurement noise")->capture_default_str()->check(CLI::Range(0.0, 1e3));
-  c->add_option("--samples", o->samples, "Posterior samples per method")->capture_default_str()->check(CLI::Range(2, 1000000));
-  c->add_option("--projections", o->projections, "Sliced-Wasserstein directions")->capture_default_str()->check(CLI::Range(1, 1000000));
-  c->add_option("--steps", o->steps, "EDM sampler steps (several allowed)")->capture_default_str()->check(CLI::Range(1, 100000));
+  c->add_option("--samples", o->samples, "Posterior samples per method")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1000000));
+  c->add_option("--projections", o->projections, "Sliced-Wasserstein directions")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  c->add_option("--steps", o->steps, "EDM sampler steps (several allowed)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   c->add_option("--json", o->json, "Also write the results as JSON to this file (atomically)");
   c->callback([o] { throw CommandResult(run(*o)); });
 }

@@ -68,14 +68,14 @@ std::pair<Vec, Mat> gaussian_posterior(const Vec& mu, const Mat& C, const Mat& A
 }
 
 Vec gaussian_posterior_score(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
-                                    double a, double s) {
+                             double a, double s) {
   const auto [my, Cy] = gaussian_posterior(mu, C, A, y, sy);
   const Mat S = a * a * Cy + s * s * Mat::Identity(mu.size(), mu.size());
   return -S.ldlt().solve(x_t - a * my);
 }
 
-Vec gaussian_joint_mean(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
-                               double a, double s) {
+Vec gaussian_joint_mean(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t, double a,
+                        double s) {
   const Eigen::Index d = mu.size(), m = A.rows();
   Mat H(d + m, d);
   H << a * Mat::Identity(d, d), A;

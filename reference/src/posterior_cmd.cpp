@@ -51,7 +51,8 @@ int run_posterior(const PosteriorOptions& o) {
   const AnySchedule s = make_schedule(sname);
   const double t = number(member(j, "t", ""), "t");
   if (t < s.t_min() || t > s.t_max())
-    bad("t", "must lie in [" + std::to_string(s.t_min()) + ", " + std::to_string(s.t_max()) + "] for schedule '" + sname + "'");
+    bad("t", "must lie in [" + std::to_string(s.t_min()) + ", " + std::to_string(s.t_max()) + "] for schedule '" +
+                 sname + "'");
   const Vec x_t = vector(member(j, "x_t", ""), "x_t", d);
   const Vec y = vector(member(j, "y", ""), "y", a.rows());
 
@@ -72,8 +73,10 @@ int run_posterior(const PosteriorOptions& o) {
   out["mu_star"] = to_json(Vec(pv.mu_star().col(0)));
   out["x_tilde"] = to_json(Vec(pv.x_tilde().col(0)));
   out["sigma_tilde"] = matrix_json(pv.covariance().apply(Mat::Identity(d, d)));
-  if (c.alpha > 0) out["sigma_star"] = matrix_json(pv.covariance_x0().apply(Mat::Identity(d, d)));
-  else out["sigma_star"] = nullptr;  // infinite in the null space of A at alpha = 0
+  if (c.alpha > 0)
+    out["sigma_star"] = matrix_json(pv.covariance_x0().apply(Mat::Identity(d, d)));
+  else
+    out["sigma_star"] = nullptr;  // infinite in the null space of A at alpha = 0
   out["posterior_mean"] = to_json(Vec(x0.col(0)));
   if (c.sigma > 0) {
     const Mat score = posterior_score(x0, Mat(x_t), pv.levels());
@@ -92,8 +95,10 @@ int run_posterior(const PosteriorOptions& o) {
       EPS_CHECK(v.is_number() && std::isfinite(v.get<double>()), domain_error, "eps posterior: ", key,
                 " is not finite (a numerical failure; please report the problem file)");
   const std::string text = out.dump(1) + "\n";
-  if (o.out.empty()) std::cout << text;
-  else write_file_atomic(o.out, text);
+  if (o.out.empty())
+    std::cout << text;
+  else
+    write_file_atomic(o.out, text);
   return 0;
 }
 
@@ -101,7 +106,8 @@ int run_posterior(const PosteriorOptions& o) {
 
 void add_posterior_command(CLI::App& app) {
   auto o = std::make_shared<PosteriorOptions>();
-  auto* c = app.add_subcommand("posterior", "Exact posterior quantities of one problem read from JSON (schema: docs/gmm_benchmark.md)");
+  auto* c = app.add_subcommand(
+      "posterior", "Exact posterior quantities of one problem read from JSON (schema: docs/gmm_benchmark.md)");
   c->add_option("--problem", o->problem, "Problem file (JSON)")->required()->check(CLI::ExistingFile);
   c->add_option("--out", o->out, "Write the result here (atomically) instead of stdout");
   c->callback([o] { throw CommandResult{run_posterior(*o)}; });

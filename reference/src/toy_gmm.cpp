@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 using T = eigen::Tensor<double>;
 using Op = Dense<T>;
 
-const std::vector<std::string> kMethods{"floor", "eps", "eps-mean", "oracle", "dps", "pigdm", "ddnm", "ddrm", "zero-shot"};
+const std::vector<std::string> kMethods{"floor", "eps",  "eps-mean", "oracle",   "dps",
+                                        "pigdm", "ddnm", "ddrm",     "zero-shot"};
 
 struct ToyOptions {
   std::vector<int> d{8, 80, 800};
@@ -48,12 +49,12 @@ struct ToyOptions {
   std::string out = "toy_gmm";
   std::string problems_in, problems_out;
   std::string init = "noise";
-  std::string sigma_max = "auto";  ///< the terminal noise ratio ς_max: a number, or "auto" (from the prior)
-  double terminal_nats = 0.01;     ///< "auto": the terminal mismatch bound KL(N(0, ς_max² I) ‖ p_ς_max)
-  double rho = 7.0;                ///< EDM grid exponent
-  int floor_draws = 5;             ///< independent exact sample sets behind the floor's mean and spread
+  std::string sigma_max = "auto";    ///< the terminal noise ratio ς_max: a number, or "auto" (from the prior)
+  double terminal_nats = 1e-4;       ///< "auto": the terminal mismatch bound KL(N(0, ς_max² I) ‖ p_ς_max)
+  double rho = 7.0;                  ///< EDM grid exponent
+  int floor_draws = 5;               ///< independent exact sample sets behind the floor's mean and spread
   std::string pigdm_variance = "1";  ///< ΠGDM's data variance v in r_t²: a number, or "prior"
-  bool heun = false;               ///< EDM Heun (2 NFE per step but the last) for the denoiser methods
+  bool heun = false;                 ///< EDM Heun (2 NFE per step but the last) for the denoiser methods
   bool plots = true;
 };
 
@@ -119,7 +120,8 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
                              std::map<std::string, Mat>* keep, Mat* ref_out) {
   // The terminal noise level: given, or the smallest with a terminal mismatch below --terminal-nats; the VE
   // schedule spans exactly [0.002, sigma_max] (EDM's grid is clamped to the schedule's range).
-  const double sigma_max = o.sigma_max == "auto" ? p.prior.terminal_noise_ratio(o.terminal_nats) : std::stod(o.sigma_max);
+  const double sigma_max =
+      o.sigma_max == "auto" ? p.prior.terminal_noise_ratio(o.terminal_nats) : std::stod(o.sigma_max);
   EPS_CHECK(sigma_max > 0.002 && std::isfinite(sigma_max), value_error, "--sigma-max must be finite and > 0.002, got ",
             sigma_max);
   const VeEdm s{0.002, sigma_max};
@@ -139,7 +141,8 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
     return (second - mean.squaredNorm()) / double(p.d());
   }();
   const Eigen::Matrix<double, -1, -1, Eigen::RowMajor> a_rows = p.A;
-  const Op A(T{}, std::span<const double>(a_rows.data(), static_cast<std::size_t>(a_rows.size())), p.dy(), Shape{p.d()});
+  const Op A(T{}, std::span<const double>(a_rows.data(), static_cast<std::size_t>(a_rows.size())), p.dy(),
+             Shape{p.d()});
   const auto post = p.prior.posterior(p.A, p.y, p.sigma_y);
   std::mt19937_64 gen(p.seed * 7919 + 17);
   const Mat ref = post.sample(o.ref_samples, gen);
@@ -148,7 +151,8 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
   const Vec post_mean = post.mean();
   const std::string cell = cell_of(p, o);
   std::vector<Row> rows;
-  const auto record = [&](const std::string& method, const Mat& x, int nfe, int vjp, double secs, bool distances = true) {
+  const auto record = [&](const std::string& method, const Mat& x, int nfe, int vjp, double secs,
+                          bool distances = true) {
     Row r{p.id, cell, method, p.d(), p.dy(), p.sigma_y, p.seed, sigma_max, nfe, vjp};
     if (distances) std::tie(r.sw2, r.max_sw2) = proj.distances(x, o.max_sliced_directions);
     r.mean_rmse = method == "eps-mean"
@@ -159,7 +163,9 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
     if (keep) (*keep)[method + (nfe > 1 ? "-" + std::to_string(nfe) : "")] = x;
     prog.update(++done);
   };
-  const auto selected = [&](const std::string& m) { return std::find(o.methods.begin(), o.methods.end(), m) != o.methods.end(); };
+  const auto selected = [&](const std::string& m) {
+    return std::find(o.methods.begin(), o.methods.end(), m) != o.methods.end();
+  };
   analytic::ScheduledDenoiser<analytic::IsotropicMixture, VeEdm> iso{p.prior, s};
   auto exact = [&](const Pivot<Op>& pv) { return p.prior.denoise(pv); };
   auto eps_d = posterior_denoiser(s, A, p.y, p.sigma_y, exact);
@@ -213,10 +219,13 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
     };
     if (selected("eps")) run_edm("eps", eps_d, nullptr);
     if (selected("oracle"))
-      run_edm("oracle", [&](const Mat& x, double t) {
-        const Coefficients c = coefficients(s, t);
-        return Mat((x + c.sigma * c.sigma * post.score(x, c.alpha, c.sigma)) / c.alpha);
-      }, nullptr);
+      run_edm(
+          "oracle",
+          [&](const Mat& x, double t) {
+            const Coefficients c = coefficients(s, t);
+            return Mat((x + c.sigma * c.sigma * post.score(x, c.alpha, c.sigma)) / c.alpha);
+          },
+          nullptr);
     if (selected("pigdm")) {
       int nv = 0;
       PigdmOptions po;
@@ -254,21 +263,34 @@ std::string fmt(double v, int prec = 4) {
 
 json row_json(const Row& r) {
   const auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
-  return {{"problem", r.problem}, {"cell", r.cell},       {"method", r.method},        {"d", r.d},
-          {"dy", r.dy},           {"sigma_y", r.sigma_y}, {"seed", r.seed},            {"sigma_max", r.sigma_max}, {"nfe", r.nfe},
-          {"vjp", r.vjp},         {"sw2", num(r.sw2)},    {"max_sw2", num(r.max_sw2)}, {"mean_rmse", num(r.mean_rmse)},
-          {"seconds", r.seconds}, {"floor_sd", num(r.floor_sd)}};
+  return {{"problem", r.problem},
+          {"cell", r.cell},
+          {"method", r.method},
+          {"d", r.d},
+          {"dy", r.dy},
+          {"sigma_y", r.sigma_y},
+          {"seed", r.seed},
+          {"sigma_max", r.sigma_max},
+          {"nfe", r.nfe},
+          {"vjp", r.vjp},
+          {"sw2", num(r.sw2)},
+          {"max_sw2", num(r.max_sw2)},
+          {"mean_rmse", num(r.mean_rmse)},
+          {"seconds", r.seconds},
+          {"floor_sd", num(r.floor_sd)}};
 }
 
 std::string rows_csv(const std::vector<Row>& rows) {
   std::ostringstream s;
   s << std::setprecision(10);
   s << "problem,cell,method,d,dy,sigma_y,seed,sigma_max,nfe,vjp,sw2,max_sw2,mean_rmse,seconds,floor_sd\n";
-  const auto num = [](double v) { return std::isfinite(v) ? [&] { std::ostringstream t; t << std::setprecision(10) << v; return t.str(); }() : std::string(); };
+  const auto num = [](double v) {
+    return std::isfinite(v) ? [&] { std::ostringstream t; t << std::setprecision(10) << v; return t.str(); }() : std::string();
+  };
   for (const Row& r : rows)
-    s << r.problem << "," << r.cell << "," << r.method << "," << r.d << "," << r.dy << "," << r.sigma_y << "," << r.seed << ","
-      << r.sigma_max << "," << r.nfe << "," << r.vjp << "," << num(r.sw2) << "," << num(r.max_sw2) << "," << num(r.mean_rmse) << "," << r.seconds
-      << "," << num(r.floor_sd) << "\n";
+    s << r.problem << "," << r.cell << "," << r.method << "," << r.d << "," << r.dy << "," << r.sigma_y << "," << r.seed
+      << "," << r.sigma_max << "," << r.nfe << "," << r.vjp << "," << num(r.sw2) << "," << num(r.max_sw2) << ","
+      << num(r.mean_rmse) << "," << r.seconds << "," << num(r.floor_sd) << "\n";
   return s.str();
 }
 
@@ -277,8 +299,8 @@ struct Summary {
   int nfe;
   double sw2_mean, sw2_sd, max_mean, rmse_mean, seconds;
   int n;
-  double ratio = NAN;    ///< mean over problems of SW2 / the problem's floor
-  int at_floor = 0;      ///< problems where SW2 <= floor + 2 SD of the floor's draws
+  double ratio = NAN;  ///< mean over problems of SW2 / the problem's floor
+  int at_floor = 0;    ///< problems where SW2 <= floor + 2 SD of the floor's draws
 };
 
 std::vector<Summary> summarize(const std::vector<Row>& rows) {
@@ -304,8 +326,14 @@ std::vector<Summary> summarize(const std::vector<Row>& rows) {
       sec += r->seconds;
     }
     const double n = double(v.size());
-    Summary su{std::get<0>(key), std::get<1>(key), std::get<2>(key), a / n,
-               n > 1 ? std::sqrt(std::max(0.0, (a2 - a * a / n) / (n - 1))) : NAN, m / n, e / n, sec / n,
+    Summary su{std::get<0>(key),
+               std::get<1>(key),
+               std::get<2>(key),
+               a / n,
+               n > 1 ? std::sqrt(std::max(0.0, (a2 - a * a / n) / (n - 1))) : NAN,
+               m / n,
+               e / n,
+               sec / n,
                static_cast<int>(v.size())};
     double ratio = 0;
     int with_floor = 0;
@@ -328,7 +356,8 @@ bool have_gnuplot() { return std::system("command -v gnuplot > /dev/null 2>&1") 
 /// Per cell: distance against NFE per method (log x), floor dashed; and for the first problem a scatter of
 /// the first two coordinates of each method's samples over the exact posterior samples.
 void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
-                 const std::map<std::string, std::map<std::string, Mat>>& kept, const std::map<std::string, Mat>& refs) {
+                 const std::map<std::string, std::map<std::string, Mat>>& kept,
+                 const std::map<std::string, Mat>& refs) {
   const fs::path pd = dir / "plots";
   fs::create_directories(pd);
   std::set<std::string> cells;
@@ -340,8 +369,10 @@ void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
     double floor = NAN;
     for (const auto& s : sums) {
       if (s.cell != cell || s.method == "eps-mean") continue;
-      if (s.method == "floor") floor = s.sw2_mean;
-      else lines[s.method].push_back({s.nfe, s.sw2_mean});
+      if (s.method == "floor")
+        floor = s.sw2_mean;
+      else
+        lines[s.method].push_back({s.nfe, s.sw2_mean});
     }
     std::ostringstream dat;
     int idx = 0;
@@ -362,21 +393,25 @@ void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
     for (int i = 0; i < idx; ++i)
       gp << "'" << (pd / ("sw_" + cell + ".dat")).string() << "' index " << i << " with linespoints lw 2 pt 7 title '"
          << names[static_cast<std::size_t>(i)] << "', ";
-    if (std::isfinite(floor)) gp << floor << " with lines dt 2 lw 2 lc rgb 'black' title 'MC floor'";
-    else gp << "NaN notitle";
+    if (std::isfinite(floor))
+      gp << floor << " with lines dt 2 lw 2 lc rgb 'black' title 'MC floor'";
+    else
+      gp << "NaN notitle";
     gp << "\nunset logscale\nunset title\n";
     // Scatter of the first problem of the cell.
     const auto it = kept.find(cell);
     if (it == kept.end() || !refs.count(cell)) continue;
     const Mat& ref = refs.at(cell);
     std::ostringstream rd;
-    for (Eigen::Index j = 0; j < std::min<Eigen::Index>(ref.cols(), 2000); ++j) rd << ref(0, j) << " " << ref(1, j) << "\n";
+    for (Eigen::Index j = 0; j < std::min<Eigen::Index>(ref.cols(), 2000); ++j)
+      rd << ref(0, j) << " " << ref(1, j) << "\n";
     write_file_atomic(pd / ("ref_" + cell + ".dat"), rd.str());
     const int n = static_cast<int>(it->second.size());
     const int cols = 3, rows_n = (n + cols - 1) / cols;
     gp << "set output '" << (pd / ("scatter_" + cell + ".png")).string() << "'\n"
        << "set terminal pngcairo noenhanced size 1200," << 380 * rows_n << " font 'sans,9'\n"
-       << "set multiplot layout " << rows_n << "," << cols << " title 'coordinates (x_1, x_2): exact posterior (grey) and method samples, " << cell << "'\n"
+       << "set multiplot layout " << rows_n << "," << cols
+       << " title 'coordinates (x_1, x_2): exact posterior (grey) and method samples, " << cell << "'\n"
        << "unset key\nset xlabel 'x_1'\nset ylabel 'x_2'\n";
     for (const auto& [m, x] : it->second) {
       std::ostringstream md;
@@ -384,14 +419,16 @@ void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
       const fs::path f = pd / ("samples_" + cell + "_" + m + ".dat");
       write_file_atomic(f, md.str());
       gp << "set title '" << m << "'\nplot '" << (pd / ("ref_" + cell + ".dat")).string()
-         << "' with points pt 7 ps 0.3 lc rgb '#b0b0b0', '" << f.string() << "' with points pt 7 ps 0.3 lc rgb '#d62728'\n";
+         << "' with points pt 7 ps 0.3 lc rgb '#b0b0b0', '" << f.string()
+         << "' with points pt 7 ps 0.3 lc rgb '#d62728'\n";
     }
     gp << "unset multiplot\nset terminal pngcairo noenhanced size 900,560 font 'sans,10'\n";
   }
   const fs::path script = pd / "plots.gp";
   write_file_atomic(script, gp.str());
   if (!have_gnuplot()) {
-    std::cerr << "eps toy gmm: gnuplot not found, plots skipped (install gnuplot-nox; the script is " << script << ")\n";
+    std::cerr << "eps toy gmm: gnuplot not found, plots skipped (install gnuplot-nox; the script is " << script
+              << ")\n";
     return;
   }
   const std::string cmd = "gnuplot '" + script.string() + "' 2>&1";
@@ -401,7 +438,8 @@ void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
 int run_toy(const ToyOptions& o) {
   Stopwatch total;
   for (const std::string& m : o.methods)
-    EPS_CHECK(std::find(kMethods.begin(), kMethods.end(), m) != kMethods.end(), value_error, "--methods: unknown method '", m,
+    EPS_CHECK(std::find(kMethods.begin(), kMethods.end(), m) != kMethods.end(), value_error,
+              "--methods: unknown method '", m,
               "'; expected some of floor, eps, eps-mean, oracle, dps, pigdm, ddnm, ddrm, zero-shot");
   EPS_CHECK(o.samples >= 2 && o.ref_samples >= 2, value_error, "--samples and --ref-samples must be >= 2");
   EPS_CHECK(o.max_sliced_directions >= 1 && o.max_sliced_directions <= o.projections, value_error,
@@ -446,61 +484,82 @@ int run_toy(const ToyOptions& o) {
   std::cout << "eps toy gmm: exact Gaussian-mixture posterior benchmark (" << problems.size() << " problems, protocol "
             << (o.problems_in.empty() ? o.protocol : "file " + o.problems_in) << ")\n"
             << "  samples " << o.samples << " per method; exact reference " << o.ref_samples << " samples; SW2 over "
-            << o.projections << " random directions, max-SW2 over the first " << o.max_sliced_directions
-            << "; EDM " << (o.heun ? "Heun" : "Euler") << " on the VE grid sigma_max -> 0.002, rho " << o.rho
+            << o.projections << " random directions, max-SW2 over the first " << o.max_sliced_directions << "; EDM "
+            << (o.heun ? "Heun" : "Euler") << " on the VE grid sigma_max -> 0.002, rho " << o.rho
             << "; initial state: " << o.init << "\n  sigma_max: "
-            << (o.sigma_max == "auto" ? "from the prior (terminal mismatch <= " + fmt(o.terminal_nats) + " nats)" : o.sigma_max)
-            << [&] {
-                 std::set<double> v;
-                 for (const Row& r : rows) v.insert(r.sigma_max);
-                 std::string l = " =";
-                 for (double x : v) l += " " + fmt(x, 5);
-                 return l;
-               }()
-            << "\n";
+            << (o.sigma_max == "auto" ? "from the prior (terminal mismatch <= " + fmt(o.terminal_nats) + " nats)"
+                                      : o.sigma_max)
+            <<
+      [&] {
+        std::set<double> v;
+        for (const Row& r : rows) v.insert(r.sigma_max);
+        std::string l = " =";
+        for (double x : v) l += " " + fmt(x, 5);
+        return l;
+      }() << "\n";
   std::string last;
   for (const auto& s : sums) {
     if (s.cell != last) {
-      std::cout << "\n  " << s.cell << "\n    " << std::left << std::setw(11) << "method" << std::right << std::setw(6) << "NFE"
-                << std::setw(18) << "SW2 (mean±sd)" << std::setw(10) << "/floor" << std::setw(10) << "at floor" << std::setw(10)
-                << "max-SW2" << std::setw(12) << "mean RMSE" << std::setw(10) << "time[s]" << "\n";
+      std::cout << "\n  " << s.cell << "\n    " << std::left << std::setw(11) << "method" << std::right << std::setw(6)
+                << "NFE" << std::setw(18) << "SW2 (mean±sd)" << std::setw(10) << "/floor" << std::setw(10) << "at floor"
+                << std::setw(10) << "max-SW2" << std::setw(12) << "mean RMSE" << std::setw(10) << "time[s]"
+                << "\n";
       last = s.cell;
     }
     std::ostringstream sw;
     sw << fmt(s.sw2_mean) << (std::isfinite(s.sw2_sd) ? "±" + fmt(s.sw2_sd, 2) : "");
-    const std::string at = s.method == "floor" || !std::isfinite(s.ratio) ? "" : std::to_string(s.at_floor) + "/" + std::to_string(s.n);
-    std::cout << "    " << std::left << std::setw(11) << s.method << std::right << std::setw(6) << s.nfe << std::setw(18)
-              << sw.str() << std::setw(10) << (s.method == "floor" ? "" : fmt(s.ratio, 3)) << std::setw(10) << at << std::setw(10)
-              << fmt(s.max_mean) << std::setw(12) << fmt(s.rmse_mean) << std::setw(10) << fmt(s.seconds, 3) << "\n";
+    const std::string at =
+        s.method == "floor" || !std::isfinite(s.ratio) ? "" : std::to_string(s.at_floor) + "/" + std::to_string(s.n);
+    std::cout << "    " << std::left << std::setw(11) << s.method << std::right << std::setw(6) << s.nfe
+              << std::setw(18) << sw.str() << std::setw(10) << (s.method == "floor" ? "" : fmt(s.ratio, 3))
+              << std::setw(10) << at << std::setw(10) << fmt(s.max_mean) << std::setw(12) << fmt(s.rmse_mean)
+              << std::setw(10) << fmt(s.seconds, 3) << "\n";
   }
-  std::cout << "\n  floor: fresh sets of exact posterior samples (mean over " << o.floor_draws << " sets); /floor: SW2 over the\n"
-            << "  problem's floor, averaged over problems; at floor: problems with SW2 <= floor + 2 SD of its sets;\n"
-            << "  eps-mean: the 1-NFE posterior mean (its RMSE to E[x0|y]); mean RMSE of the other rows: |sample mean -\n"
-            << "  E[x0|y]|/sqrt(d).\n";
+  std::cout
+      << "\n  floor: fresh sets of exact posterior samples (mean over " << o.floor_draws
+      << " sets); /floor: SW2 over the\n"
+      << "  problem's floor, averaged over problems; at floor: problems with SW2 <= floor + 2 SD of its sets;\n"
+      << "  eps-mean: the 1-NFE posterior mean (its RMSE to E[x0|y]); mean RMSE of the other rows: |sample mean -\n"
+      << "  E[x0|y]|/sqrt(d).\n";
 
   json j;
-  j["settings"] = {{"protocol", o.problems_in.empty() ? o.protocol : "file"}, {"samples", o.samples},
-                   {"ref_samples", o.ref_samples}, {"projections", o.projections},
-                   {"max_sliced_directions", o.max_sliced_directions}, {"nfe", o.nfe}, {"dps_nfe", o.dps_nfe},
-                   {"dps_zeta", o.dps_zeta}, {"schedule", "ve_edm"}, {"sampler", o.heun ? "edm_heun" : "edm_euler"},
-                   {"init", o.init}, {"sigma_max", o.sigma_max}, {"terminal_nats", o.terminal_nats}, {"rho", o.rho},
-                   {"floor_draws", o.floor_draws}, {"pigdm_variance", o.pigdm_variance}};
+  j["settings"] = {{"protocol", o.problems_in.empty() ? o.protocol : "file"},
+                   {"samples", o.samples},
+                   {"ref_samples", o.ref_samples},
+                   {"projections", o.projections},
+                   {"max_sliced_directions", o.max_sliced_directions},
+                   {"nfe", o.nfe},
+                   {"dps_nfe", o.dps_nfe},
+                   {"dps_zeta", o.dps_zeta},
+                   {"schedule", "ve_edm"},
+                   {"sampler", o.heun ? "edm_heun" : "edm_euler"},
+                   {"init", o.init},
+                   {"sigma_max", o.sigma_max},
+                   {"terminal_nats", o.terminal_nats},
+                   {"rho", o.rho},
+                   {"floor_draws", o.floor_draws},
+                   {"pigdm_variance", o.pigdm_variance}};
   j["rows"] = json::array();
   for (const Row& r : rows) j["rows"].push_back(row_json(r));
   j["summary"] = json::array();
   for (const auto& s : sums)
-    j["summary"].push_back({{"cell", s.cell}, {"method", s.method}, {"nfe", s.nfe}, {"problems", s.n},
+    j["summary"].push_back({{"cell", s.cell},
+                            {"method", s.method},
+                            {"nfe", s.nfe},
+                            {"problems", s.n},
                             {"sw2_mean", std::isfinite(s.sw2_mean) ? json(s.sw2_mean) : json(nullptr)},
                             {"sw2_sd", std::isfinite(s.sw2_sd) ? json(s.sw2_sd) : json(nullptr)},
                             {"max_sw2_mean", std::isfinite(s.max_mean) ? json(s.max_mean) : json(nullptr)},
-                            {"mean_rmse", s.rmse_mean}, {"seconds", s.seconds},
+                            {"mean_rmse", s.rmse_mean},
+                            {"seconds", s.seconds},
                             {"ratio_to_floor", std::isfinite(s.ratio) ? json(s.ratio) : json(nullptr)},
                             {"problems_at_floor", s.at_floor}});
   write_file_atomic(out / "results.json", j.dump(1) + "\n");
   write_file_atomic(out / "results.csv", rows_csv(rows));
   if (o.plots) write_plots(out, sums, kept, refs);
   std::cout << "  wrote " << (out / "results.csv").string() << ", " << (out / "results.json").string()
-            << (o.plots ? ", plots in " + (out / "plots").string() : "") << "  (total " << fmt(total.seconds(), 3) << " s)\n";
+            << (o.plots ? ", plots in " + (out / "plots").string() : "") << "  (total " << fmt(total.seconds(), 3)
+            << " s)\n";
   return 0;
 }
 
@@ -526,37 +585,71 @@ void add_toy_command(CLI::App& app) {
   auto* toy = app.add_subcommand("toy", "Analytic toy benchmarks");
   toy->require_subcommand(1);
   auto o = std::make_shared<ToyOptions>();
-  auto* g = toy->add_subcommand("gmm", "Exact Gaussian-mixture posterior benchmark: EPS vs baselines vs the true posterior");
-  g->add_option("--d", o->d, "Dimensions d_x (several allowed)")->delimiter(',')->check(CLI::Range(2, 100000))->capture_default_str();
-  g->add_option("--dy", o->dy, "Measurement dimensions d_y (several allowed)")->delimiter(',')->check(CLI::Range(1, 100000))->capture_default_str();
-  g->add_option("--sigma-y", o->sigma_y, "Measurement noise levels (protocol 'fixed')")->delimiter(',')->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  auto* g =
+      toy->add_subcommand("gmm", "Exact Gaussian-mixture posterior benchmark: EPS vs baselines vs the true posterior");
+  g->add_option("--d", o->d, "Dimensions d_x (several allowed)")
+      ->delimiter(',')
+      ->check(CLI::Range(2, 100000))
+      ->capture_default_str();
+  g->add_option("--dy", o->dy, "Measurement dimensions d_y (several allowed)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  g->add_option("--sigma-y", o->sigma_y, "Measurement noise levels (protocol 'fixed')")
+      ->delimiter(',')
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   g->add_option("--protocol", o->protocol, "'fixed' (sigma_y from --sigma-y) or 'mcgdiff' (sigma_y = rand * max s)")
-      ->check(CLI::IsMember({"fixed", "mcgdiff"}))->capture_default_str();
+      ->check(CLI::IsMember({"fixed", "mcgdiff"}))
+      ->capture_default_str();
   g->add_option("--seeds", o->seeds, "Problems per cell")->check(CLI::Range(1, 10000))->capture_default_str();
   g->add_option("--seed", o->seed, "First problem seed")->capture_default_str();
-  g->add_option("--nfe", o->nfe, "NFE (EDM Euler steps) for eps, oracle, pigdm, ddnm, ddrm, zero-shot")->delimiter(',')->check(CLI::Range(1, 100000))->capture_default_str();
+  g->add_option("--nfe", o->nfe, "NFE (EDM Euler steps) for eps, oracle, pigdm, ddnm, ddrm, zero-shot")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   g->add_option("--dps-nfe", o->dps_nfe, "NFE of DPS")->check(CLI::Range(1, 100000))->capture_default_str();
   g->add_option("--dps-zeta", o->dps_zeta, "DPS step size zeta")->check(CLI::Range(0.0, 1e6))->capture_default_str();
-  g->add_option("--methods", o->methods, "Methods: floor, eps, eps-mean, oracle, dps, pigdm, ddnm, ddrm, zero-shot")->delimiter(',')->capture_default_str();
+  g->add_option("--methods", o->methods, "Methods: floor, eps, eps-mean, oracle, dps, pigdm, ddnm, ddrm, zero-shot")
+      ->delimiter(',')
+      ->capture_default_str();
   g->add_option("--samples", o->samples, "Samples per method")->check(CLI::Range(2, 10000000))->capture_default_str();
-  g->add_option("--ref-samples", o->ref_samples, "Exact posterior samples of the reference set")->check(CLI::Range(2, 10000000))->capture_default_str();
-  g->add_option("--projections", o->projections, "Random directions of the sliced distance")->check(CLI::Range(1, 1000000))->capture_default_str();
-  g->add_option("--max-sliced-directions", o->max_sliced_directions, "Directions of the max-sliced distance (the first of --projections)")->check(CLI::Range(1, 1000000))->capture_default_str();
-  g->add_option("--init", o->init, "Initial state: 'noise' (sigma_max * eps, what samplers do) or 'exact' (a diagnostic: "
-                "drawn from p(x_T | y))")->check(CLI::IsMember({"exact", "noise"}))->capture_default_str();
-  g->add_option("--sigma-max", o->sigma_max, "Terminal noise level of every sampler: a number, or 'auto' (the smallest "
+  g->add_option("--ref-samples", o->ref_samples, "Exact posterior samples of the reference set")
+      ->check(CLI::Range(2, 10000000))
+      ->capture_default_str();
+  g->add_option("--projections", o->projections, "Random directions of the sliced distance")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  g->add_option("--max-sliced-directions", o->max_sliced_directions,
+                "Directions of the max-sliced distance (the first of --projections)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  g->add_option("--init", o->init,
+                "Initial state: 'noise' (sigma_max * eps, what samplers do) or 'exact' (a diagnostic: "
+                "drawn from p(x_T | y))")
+      ->check(CLI::IsMember({"exact", "noise"}))
+      ->capture_default_str();
+  g->add_option("--sigma-max", o->sigma_max,
+                "Terminal noise level of every sampler: a number, or 'auto' (the smallest "
                 "whose terminal mismatch with the prior is at most --terminal-nats)")
-      ->check(word_or_number("auto", 0.002))->capture_default_str();
+      ->check(word_or_number("auto", 0.002))
+      ->capture_default_str();
   g->add_option("--terminal-nats", o->terminal_nats, "Terminal mismatch bound of --sigma-max auto (nats)")
-      ->check(CLI::Range(1e-9, 1e3))->capture_default_str();
+      ->check(CLI::Range(1e-9, 1e3))
+      ->capture_default_str();
   g->add_option("--rho", o->rho, "EDM grid exponent rho")->check(CLI::Range(1.0, 100.0))->capture_default_str();
-  g->add_option("--pigdm-variance", o->pigdm_variance, "PiGDM's data variance v in r_t^2 = v s^2/(a^2 v + s^2): a number "
+  g->add_option("--pigdm-variance", o->pigdm_variance,
+                "PiGDM's data variance v in r_t^2 = v s^2/(a^2 v + s^2): a number "
                 "(1: the published choice) or 'prior' (the prior's mean variance per coordinate)")
-      ->check(word_or_number("prior", 0.0))->capture_default_str();
-  g->add_option("--floor-draws", o->floor_draws, "Independent exact sample sets behind the floor")->check(CLI::Range(1, 1000))->capture_default_str();
+      ->check(word_or_number("prior", 0.0))
+      ->capture_default_str();
+  g->add_option("--floor-draws", o->floor_draws, "Independent exact sample sets behind the floor")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   g->add_flag("--heun", o->heun, "EDM Heun for eps, oracle, pigdm, ddnm, zero-shot ((NFE + 1)/2 steps)");
   g->add_option("--out", o->out, "Output directory (results.csv, results.json, plots/)")->capture_default_str();
-  g->add_option("--problems", o->problems_in, "Read the problems from this JSON file instead of drawing them")->check(CLI::ExistingFile);
+  g->add_option("--problems", o->problems_in, "Read the problems from this JSON file instead of drawing them")
+      ->check(CLI::ExistingFile);
   g->add_option("--write-problems", o->problems_out, "Write the problems to this JSON file (atomically)");
   g->add_flag("!--no-plots", o->plots, "Do not write plots");
   g->callback([o] { throw CommandResult{run_toy(*o)}; });

@@ -28,9 +28,9 @@ struct ToyProblem {
   std::string protocol;  ///< "fixed" (σ_y given), "mcgdiff" (σ_y = rand·max s), or "file"
   std::uint64_t seed = 0;
   analytic::IsotropicMixture prior;
-  Mat A;               ///< d_y × d
+  Mat A;  ///< d_y × d
   double sigma_y = 0;
-  Mat y;               ///< d_y × 1
+  Mat y;  ///< d_y × 1
   std::optional<Vec> x_star;
   Eigen::Index d() const { return A.cols(); }
   Eigen::Index dy() const { return A.rows(); }
@@ -43,8 +43,8 @@ struct ToyProblem {
 /// y = A x* + σ_y randn(d_y). Our random streams are std::mt19937_64(seed), not torch's.
 inline ToyProblem draw_problem(const std::string& protocol, Eigen::Index d, Eigen::Index dy, double sigma_y,
                                std::uint64_t seed) {
-  EPS_CHECK(protocol == "fixed" || protocol == "mcgdiff", value_error, "--protocol: expected 'fixed' or 'mcgdiff', got '",
-            protocol, "'");
+  EPS_CHECK(protocol == "fixed" || protocol == "mcgdiff", value_error,
+            "--protocol: expected 'fixed' or 'mcgdiff', got '", protocol, "'");
   EPS_CHECK(d >= 2 && dy >= 1 && dy <= d, value_error, "problem size: need d >= 2 and 1 <= d_y <= d, got d = ", d,
             ", d_y = ", dy);
   std::mt19937_64 gen(seed);
@@ -95,8 +95,10 @@ inline double number(const json& j, const std::string& field) {
   const double v = j.get<double>();
   if (!std::isfinite(v)) bad(field, "expected a finite number");
   if (std::abs(v) > max_magnitude)
-    bad(field, "expected a number of magnitude at most 1e100 (larger values overflow double precision in the "
-               "posterior), got " + json(v).dump());
+    bad(field,
+        "expected a number of magnitude at most 1e100 (larger values overflow double precision in the "
+        "posterior), got " +
+            json(v).dump());
   return v;
 }
 
@@ -117,26 +119,41 @@ inline json parse_file(const std::string& path) {
     std::string p;
     for (std::size_t i = 0; i < stack.size(); ++i) {
       const Frame& f = stack[i];
-      if (f.array) p += "[" + std::to_string(f.index + (i + 1 == stack.size() ? 1 : 0)) + "]";
-      else if (!f.key.empty()) p += (p.empty() ? "" : ".") + f.key;
+      if (f.array)
+        p += "[" + std::to_string(f.index + (i + 1 == stack.size() ? 1 : 0)) + "]";
+      else if (!f.key.empty())
+        p += (p.empty() ? "" : ".") + f.key;
     }
     return p.empty() ? std::string("(top level)") : p;
   };
   const json::parser_callback_t track = [&](int, json::parse_event_t ev, json& parsed) {
     switch (ev) {
-      case json::parse_event_t::object_start: element(); stack.push_back({false, {}}); break;
-      case json::parse_event_t::array_start: element(); stack.push_back({true, {}}); break;
+      case json::parse_event_t::object_start:
+        element();
+        stack.push_back({false, {}});
+        break;
+      case json::parse_event_t::array_start:
+        element();
+        stack.push_back({true, {}});
+        break;
       case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end: if (!stack.empty()) stack.pop_back(); break;
-      case json::parse_event_t::key: if (!stack.empty()) stack.back().key = parsed.get<std::string>(); break;
-      case json::parse_event_t::value: element(); break;
+      case json::parse_event_t::array_end:
+        if (!stack.empty()) stack.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!stack.empty()) stack.back().key = parsed.get<std::string>();
+        break;
+      case json::parse_event_t::value:
+        element();
+        break;
     }
     return true;
   };
   try {
     return json::parse(text, track);
   } catch (const json::out_of_range& e) {
-    eps::detail::raise<value_error>(path, ": ", where(), ": a number that double precision cannot hold (", e.what(), ")");
+    eps::detail::raise<value_error>(path, ": ", where(), ": a number that double precision cannot hold (", e.what(),
+                                    ")");
   } catch (const json::exception& e) {
     eps::detail::raise<value_error>(path, ": not valid JSON near ", where(), ": ", e.what());
   }
@@ -155,7 +172,8 @@ inline Vec vector(const json& j, const std::string& field, Eigen::Index size = -
     bad(field, "expected " + std::to_string(size) + " numbers, got " + std::to_string(j.size()));
   if (j.empty()) bad(field, "expected a non-empty array");
   Vec v(static_cast<Eigen::Index>(j.size()));
-  for (std::size_t i = 0; i < j.size(); ++i) v(static_cast<Eigen::Index>(i)) = number(j[i], field + "[" + std::to_string(i) + "]");
+  for (std::size_t i = 0; i < j.size(); ++i)
+    v(static_cast<Eigen::Index>(i)) = number(j[i], field + "[" + std::to_string(i) + "]");
   return v;
 }
 
@@ -167,7 +185,8 @@ inline Mat matrix(const json& j, const std::string& field, Eigen::Index rows = -
   const Eigen::Index r = static_cast<Eigen::Index>(j.size());
   Mat m;
   for (Eigen::Index i = 0; i < r; ++i) {
-    const Vec row = vector(j[static_cast<std::size_t>(i)], field + "[" + std::to_string(i) + "]", cols >= 0 ? cols : (i ? m.cols() : -1));
+    const Vec row = vector(j[static_cast<std::size_t>(i)], field + "[" + std::to_string(i) + "]",
+                           cols >= 0 ? cols : (i ? m.cols() : -1));
     if (i == 0) m.resize(r, row.size());
     m.row(i) = row.transpose();
   }
@@ -187,7 +206,7 @@ inline json to_json_rows(const Mat& m) {
 struct PriorJson {
   std::vector<double> weights;
   std::vector<Vec> means;
-  std::vector<Mat> covariances;          // full
+  std::vector<Mat> covariances;                  // full
   std::optional<std::vector<double>> variances;  // when every covariance is c_k I
 };
 
@@ -205,7 +224,8 @@ inline PriorJson read_prior(const json& j, const std::string& field) {
   for (Eigen::Index k = 0; k < K; ++k) p.means.emplace_back(means.row(k).transpose());
   const json& cj = member(j, "covariances", field);
   if (!cj.is_array() || static_cast<Eigen::Index>(cj.size()) != K)
-    bad(field + ".covariances", "expected an array of " + std::to_string(K) + " entries (numbers c_k for c_k I, or d x d matrices)");
+    bad(field + ".covariances",
+        "expected an array of " + std::to_string(K) + " entries (numbers c_k for c_k I, or d x d matrices)");
   bool iso = true;
   std::vector<double> var;
   for (Eigen::Index k = 0; k < K; ++k) {
@@ -223,8 +243,10 @@ inline PriorJson read_prior(const json& j, const std::string& field) {
       Eigen::LLT<Mat> llt(C);
       if (llt.info() != Eigen::Success) bad(f, "not positive definite");
       const double c = C(0, 0);
-      if ((C - c * Mat::Identity(d, d)).cwiseAbs().maxCoeff() == 0) var.push_back(c);
-      else iso = false;
+      if ((C - c * Mat::Identity(d, d)).cwiseAbs().maxCoeff() == 0)
+        var.push_back(c);
+      else
+        iso = false;
     }
     p.covariances.push_back(std::move(C));
   }
@@ -269,7 +291,8 @@ inline std::vector<ToyProblem> problems_from_json(const json& root) {
     const json& j = arr[i];
     const PriorJson pr = read_prior(j, f);
     if (!pr.variances)
-      bad(f + ".covariances", "the benchmark needs isotropic components (c_k I): give numbers, or matrices equal to c I");
+      bad(f + ".covariances",
+          "the benchmark needs isotropic components (c_k I): give numbers, or matrices equal to c I");
     const Eigen::Index d = pr.means[0].size();
     Mat means(d, static_cast<Eigen::Index>(pr.means.size()));
     for (std::size_t k = 0; k < pr.means.size(); ++k) means.col(static_cast<Eigen::Index>(k)) = pr.means[k];
@@ -282,7 +305,11 @@ inline std::vector<ToyProblem> problems_from_json(const json& root) {
     ToyProblem p{j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : "file-" + std::to_string(i),
                  j.contains("protocol") && j["protocol"].is_string() ? j["protocol"].get<std::string>() : "file",
                  j.contains("seed") && j["seed"].is_number_unsigned() ? j["seed"].get<std::uint64_t>() : 0,
-                 analytic::IsotropicMixture(pr.weights, means, *pr.variances), A, sy, Mat(y), xs};
+                 analytic::IsotropicMixture(pr.weights, means, *pr.variances),
+                 A,
+                 sy,
+                 Mat(y),
+                 xs};
     out.push_back(std::move(p));
   }
   return out;

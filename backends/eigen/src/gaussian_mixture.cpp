@@ -59,8 +59,10 @@ void require_in_range(const Mat& o, const Mat& Q, const char* where) {
   const double tol = std::sqrt(std::numeric_limits<double>::epsilon());
   for (Eigen::Index b = 0; b < o.cols(); ++b) {
     const double n = o.col(b).norm(), r = (o.col(b) - Q * (Q.transpose() * o.col(b))).norm();
-    EPS_CHECK(r <= tol * n, value_error, where, ": sigma_y = 0 but y (column ", b, ") is not in the range of A: its distance "
-              "to the range is ", r, ", ", (n > 0 ? r / n : 1.0), " of its norm (tolerance ", tol,
+    EPS_CHECK(r <= tol * n, value_error, where, ": sigma_y = 0 but y (column ", b,
+              ") is not in the range of A: its distance "
+              "to the range is ",
+              r, ", ", (n > 0 ? r / n : 1.0), " of its norm (tolerance ", tol,
               "); noise-free data outside range(A) has zero likelihood under every prior");
   }
 }
@@ -71,7 +73,8 @@ inline Vec log_normal_columns(const Mat& o, const Vec& m, const SpdFactor& G) {
   const Mat sr = G.solve(r);
   Vec out(o.cols());
   for (Eigen::Index b = 0; b < o.cols(); ++b)
-    out(b) = -0.5 * r.col(b).dot(sr.col(b)) - 0.5 * G.logdet() - 0.5 * double(G.rank()) * std::log(2 * std::numbers::pi);
+    out(b) =
+        -0.5 * r.col(b).dot(sr.col(b)) - 0.5 * G.logdet() - 0.5 * double(G.rank()) * std::log(2 * std::numbers::pi);
   return out;
 }
 
@@ -133,7 +136,8 @@ Mat MixturePosterior::sample(Eigen::Index n, std::mt19937_64& gen, Eigen::Index 
   return out;
 }
 
-GaussianMixture::GaussianMixture(std::vector<double> weights, std::vector<Vec> means, std::vector<Mat> covariances) : w_(std::move(weights)), mu_(std::move(means)), c_(std::move(covariances)) {
+GaussianMixture::GaussianMixture(std::vector<double> weights, std::vector<Vec> means, std::vector<Mat> covariances)
+    : w_(std::move(weights)), mu_(std::move(means)), c_(std::move(covariances)) {
   constexpr const char* where = "eps::analytic::GaussianMixture";
   EPS_CHECK(!w_.empty() && w_.size() == mu_.size() && w_.size() == c_.size(), shape_error, where, ": ", w_.size(),
             " weights, ", mu_.size(), " means and ", c_.size(), " covariances; expected as many of each, at least 1");
@@ -215,7 +219,9 @@ MixturePosterior GaussianMixture::condition(const LinearObservation& obs) const 
   return MixturePosterior(detail::softmax_columns(logw), std::move(means), std::move(covs));
 }
 
-Mat GaussianMixture::denoise(const Mat& z, const Mat& Sigma) const { return condition({z, std::nullopt, Sigma}).mean(); }
+Mat GaussianMixture::denoise(const Mat& z, const Mat& Sigma) const {
+  return condition({z, std::nullopt, Sigma}).mean();
+}
 
 Mat GaussianMixture::denoise_isotropic(const Mat& x_t, double alpha, double sigma) const {
   return condition(isotropic(x_t, alpha, sigma)).mean();
@@ -226,7 +232,8 @@ MixturePosterior GaussianMixture::posterior(const Mat& A, const Mat& y, double s
   return condition({y, A, sigma_y * sigma_y * Mat::Identity(A.rows(), A.rows())});
 }
 
-Mat GaussianMixture::posterior_score(const Mat& x_t, double alpha, double sigma, const Mat& A, const Mat& y, double sigma_y) const {
+Mat GaussianMixture::posterior_score(const Mat& x_t, double alpha, double sigma, const Mat& A, const Mat& y,
+                                     double sigma_y) const {
   EPS_CHECK(sigma > 0, domain_error, "eps::analytic::GaussianMixture::posterior_score: sigma must be > 0, got ", sigma);
   EPS_CHECK(y.cols() == 1 || y.cols() == x_t.cols(), shape_error,
             "eps::analytic::GaussianMixture::posterior_score: y has ", y.cols(), " columns, x_t has ", x_t.cols());
@@ -240,8 +247,8 @@ Mat GaussianMixture::posterior_score(const Mat& x_t, double alpha, double sigma,
       const detail::SpdFactor f(S, "eps::analytic::GaussianMixture::posterior_score");
       const Vec m = alpha * py.means(k).col(0);
       sc.push_back(-f.solve(x_t.col(b) - m));
-      logr(static_cast<Eigen::Index>(k)) = std::log(py.weights()(static_cast<Eigen::Index>(k), 0)) +
-                                           detail::log_normal_columns(x_t.col(b), m, f)(0);
+      logr(static_cast<Eigen::Index>(k)) =
+          std::log(py.weights()(static_cast<Eigen::Index>(k), 0)) + detail::log_normal_columns(x_t.col(b), m, f)(0);
     }
     const Mat r = detail::softmax_columns(logr);
     out.col(b).setZero();

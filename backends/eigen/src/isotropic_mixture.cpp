@@ -59,8 +59,7 @@ Mat IsotropicPosterior::score(const Mat& x_t, double alpha, double sigma) const 
     const Mat sol = res / pn + V_ * (cr.array().colwise() * (pv.array().inverse() - 1.0 / pn)).matrix();
     sc[static_cast<std::size_t>(k)] = -sol;
     const double logdet = double(d - r) * std::log(pn) + pv.array().log().sum();
-    for (Eigen::Index b = 0; b < B; ++b)
-      logw(k, b) = std::log(w_(k)) - 0.5 * (res.col(b).dot(sol.col(b)) + logdet);
+    for (Eigen::Index b = 0; b < B; ++b) logw(k, b) = std::log(w_(k)) - 0.5 * (res.col(b).dot(sol.col(b)) + logdet);
   }
   const Mat p = detail::softmax_columns(logw);
   Mat out = Mat::Zero(d, B);
@@ -68,7 +67,8 @@ Mat IsotropicPosterior::score(const Mat& x_t, double alpha, double sigma) const 
   return out;
 }
 
-IsotropicMixture::IsotropicMixture(std::vector<double> weights, Mat means, std::vector<double> variances) : w_(std::move(weights)), mu_(std::move(means)), c_(std::move(variances)) {
+IsotropicMixture::IsotropicMixture(std::vector<double> weights, Mat means, std::vector<double> variances)
+    : w_(std::move(weights)), mu_(std::move(means)), c_(std::move(variances)) {
   constexpr const char* where = "eps::analytic::IsotropicMixture";
   EPS_CHECK(!w_.empty() && static_cast<Eigen::Index>(w_.size()) == mu_.cols() && w_.size() == c_.size(), shape_error,
             where, ": ", w_.size(), " weights, ", mu_.cols(), " means (columns) and ", c_.size(),
@@ -87,20 +87,25 @@ IsotropicMixture::IsotropicMixture(std::vector<double> weights, Mat means, std::
 }
 
 double IsotropicMixture::terminal_kl(double ratio) const {
-  EPS_CHECK(ratio > 0 && std::isfinite(ratio), value_error, "eps::analytic::IsotropicMixture::terminal_kl: the noise ratio "
-            "must be finite and > 0, got ", ratio);
+  EPS_CHECK(ratio > 0 && std::isfinite(ratio), value_error,
+            "eps::analytic::IsotropicMixture::terminal_kl: the noise ratio "
+            "must be finite and > 0, got ",
+            ratio);
   const double r2 = ratio * ratio, d = double(dim());
   double kl = 0;
   for (std::size_t k = 0; k < components(); ++k) {
     const double v = c_[k] + r2;
-    kl += w_[k] * 0.5 * (mu_.col(static_cast<Eigen::Index>(k)).squaredNorm() / v + d * (std::log1p(c_[k] / r2) - c_[k] / v));
+    kl += w_[k] * 0.5 *
+          (mu_.col(static_cast<Eigen::Index>(k)).squaredNorm() / v + d * (std::log1p(c_[k] / r2) - c_[k] / v));
   }
   return kl;
 }
 
 double IsotropicMixture::terminal_noise_ratio(double nats) const {
-  EPS_CHECK(nats > 0 && std::isfinite(nats), value_error, "eps::analytic::IsotropicMixture::terminal_noise_ratio: nats "
-            "must be finite and > 0, got ", nats);
+  EPS_CHECK(nats > 0 && std::isfinite(nats), value_error,
+            "eps::analytic::IsotropicMixture::terminal_noise_ratio: nats "
+            "must be finite and > 0, got ",
+            nats);
   double lo = 1e-3, hi = 1.0;
   while (terminal_kl(hi) > nats) hi *= 2;  // terminal_kl decreases to 0 as ς grows
   while (hi / lo > 1.001) {
@@ -126,7 +131,8 @@ Mat IsotropicMixture::sample(Eigen::Index n, std::mt19937_64& gen) const {
   Mat out(dim(), n);
   for (Eigen::Index j = 0; j < n; ++j) {
     const std::size_t k = pick(gen);
-    for (Eigen::Index i = 0; i < dim(); ++i) out(i, j) = mu_(i, static_cast<Eigen::Index>(k)) + std::sqrt(c_[k]) * nd(gen);
+    for (Eigen::Index i = 0; i < dim(); ++i)
+      out(i, j) = mu_(i, static_cast<Eigen::Index>(k)) + std::sqrt(c_[k]) * nd(gen);
   }
   return out;
 }
@@ -173,7 +179,8 @@ IsotropicPosterior IsotropicMixture::posterior(const Mat& A, const Mat& y, doubl
   // The rank decision of eps::Dense (docs/conventions.md): s ≤ max(m, d)·ε·s_max is 0.
   const auto svd = eps::detail::cpu::thin_svd(A);
   const Vec s_all = svd.s;
-  const double cut = s_all.size() ? s_all(0) * std::numeric_limits<double>::epsilon() * double(std::max(A.rows(), A.cols())) : 0.0;
+  const double cut =
+      s_all.size() ? s_all(0) * std::numeric_limits<double>::epsilon() * double(std::max(A.rows(), A.cols())) : 0.0;
   Eigen::Index r = 0;
   while (r < s_all.size() && s_all(r) > cut) ++r;
   const Mat U = svd.u.leftCols(r), V = svd.v.leftCols(r);
@@ -207,7 +214,7 @@ IsotropicPosterior IsotropicMixture::posterior(const Mat& A, const Mat& y, doubl
 }
 
 void IsotropicMixture::isotropic_parts(const Mat& x_t, double alpha, double sigma, Mat& p, std::vector<Mat>& means,
-                     const char* where) const {
+                                       const char* where) const {
   eps::detail::require_nonnegative(alpha, where, "alpha");
   eps::detail::require_nonnegative(sigma, where, "sigma");
   EPS_CHECK(alpha > 0 || sigma > 0, value_error, where, ": alpha and sigma are both 0");

@@ -34,8 +34,8 @@ class Shared {
 template <Tensor T>
 void check_operand(const T& x, const Shape& shape, index_t op_batch, const char* where, const char* name) {
   eps::check_sample(x, shape, where, name);
-  EPS_CHECK(op_batch == 1 || eps::batch(x) == op_batch, shape_error, where, ": ", name, " has batch size ", eps::batch(x),
-            " but the operator was built for a batch of ", op_batch, " (use a batch of 1 to share it)");
+  EPS_CHECK(op_batch == 1 || eps::batch(x) == op_batch, shape_error, where, ": ", name, " has batch size ",
+            eps::batch(x), " but the operator was built for a batch of ", op_batch, " (use a batch of 1 to share it)");
 }
 
 /// A real tensor of ones: `batch` samples of shape `shape`.
@@ -63,8 +63,8 @@ struct RankCut {
 template <RealTensor T>
 RankCut<T> rank_cut(const T& s, double rcond, double default_rcond, const char* where) {
   if (rcond < 0) rcond = default_rcond;
-  EPS_CHECK(std::isfinite(rcond) && rcond < 1, value_error, where, ": rcond must be finite and < 1 (negative: the default ",
-            default_rcond, "), got ", rcond);
+  EPS_CHECK(std::isfinite(rcond) && rcond < 1, value_error, where,
+            ": rcond must be finite and < 1 (negative: the default ", default_rcond, "), got ", rcond);
   std::vector<double> h = eps::to_host(s);
   const index_t nb = eps::batch(s), n = eps::sample_numel(s);
   std::vector<index_t> rank(static_cast<std::size_t>(nb), 0);

@@ -39,17 +39,19 @@ concept LinearOperator = requires(const Op& A, const typename Op::tensor_type& x
 };
 
 template <class Op>
-concept SpectralOperator =
-    LinearOperator<Op> && requires(const Op& A, const typename Op::tensor_type& x, const typename Op::coef_type& c) {
-      typename Op::coef_type;
-      requires Tensor<typename Op::coef_type>;
-      { A.singular_values() } -> std::same_as<real_tensor_t<typename Op::tensor_type>>;
-      { A.apply_vt(x) } -> std::same_as<typename Op::coef_type>;
-      { A.apply_v(c) } -> std::same_as<typename Op::tensor_type>;
-      { A.apply_ut(x) } -> std::same_as<typename Op::coef_type>;
-      { A.apply_u(c) } -> std::same_as<typename Op::tensor_type>;
-      { A.spectral_diagonal(A.singular_values(), A.singular_values()) } -> std::same_as<real_tensor_t<typename Op::tensor_type>>;
-    };
+concept SpectralOperator = LinearOperator<Op> &&
+    requires(const Op& A, const typename Op::tensor_type& x, const typename Op::coef_type& c) {
+  typename Op::coef_type;
+  requires Tensor<typename Op::coef_type>;
+  { A.singular_values() } -> std::same_as<real_tensor_t<typename Op::tensor_type>>;
+  { A.apply_vt(x) } -> std::same_as<typename Op::coef_type>;
+  { A.apply_v(c) } -> std::same_as<typename Op::tensor_type>;
+  { A.apply_ut(x) } -> std::same_as<typename Op::coef_type>;
+  { A.apply_u(c) } -> std::same_as<typename Op::tensor_type>;
+  {
+    A.spectral_diagonal(A.singular_values(), A.singular_values())
+    } -> std::same_as<real_tensor_t<typename Op::tensor_type>>;
+};
 
 /// diag(V diag(g) Vᴴ + g_null (I − V Vᴴ)): the diagonal of a function of AᵀA given in coefficient layout.
 template <SpectralOperator Op>
@@ -61,7 +63,9 @@ real_tensor_t<typename Op::tensor_type> spectral_diagonal(const Op& A, const rea
 /// True when Op's V is thin (see above) for this instance.
 template <SpectralOperator Op>
 bool is_thin(const Op& A) {
-  if constexpr (requires { { A.is_thin() } -> std::convertible_to<bool>; })
+  if constexpr (requires {
+                  { A.is_thin() } -> std::convertible_to<bool>;
+                })
     return A.is_thin();
   else
     return false;
@@ -72,7 +76,9 @@ bool is_thin(const Op& A) {
 /// which zeroes the padding; for every other operator all of y is measured.
 template <LinearOperator Op>
 typename Op::tensor_type measured(const Op& A, const typename Op::tensor_type& y) {
-  if constexpr (requires { { A.measured(y) } -> std::same_as<typename Op::tensor_type>; })
+  if constexpr (requires {
+                  { A.measured(y) } -> std::same_as<typename Op::tensor_type>;
+                })
     return A.measured(y);
   else
     return y;
@@ -81,7 +87,9 @@ typename Op::tensor_type measured(const Op& A, const typename Op::tensor_type& y
 /// Aᵀ(A x), through the operator's fast path when it has one.
 template <LinearOperator Op>
 typename Op::tensor_type apply_gram(const Op& A, const typename Op::tensor_type& x) {
-  if constexpr (requires { { A.apply_gram(x) } -> std::same_as<typename Op::tensor_type>; })
+  if constexpr (requires {
+                  { A.apply_gram(x) } -> std::same_as<typename Op::tensor_type>;
+                })
     return A.apply_gram(x);
   else
     return A.apply_adjoint(A.apply(x));

@@ -80,7 +80,8 @@ class Dense {
   T apply_u(const T& c) const { return eps::combine((*u_), c, out_shape()); }
   /// diag(V diag(g) Vᵀ + g_null (I − V Vᵀ)) = (V∘V) g + g_null (1 − rowsum(V∘V)).
   T spectral_diagonal(const T& g, const T& g_null) const {
-    return eps::add(eps::combine((*v2_), g, in_), eps::mul(eps::add_scalar(eps::scale((*leverage_), -1.0), 1.0), g_null));
+    return eps::add(eps::combine((*v2_), g, in_),
+                    eps::mul(eps::add_scalar(eps::scale((*leverage_), -1.0), 1.0), g_null));
   }
 
  private:

@@ -25,8 +25,8 @@ namespace detail {
 template <ImageTensor T>
 T channel_mean_map(const T& g, const ImageShape& s) {
   const ImageShape per_channel{s.channels, 1, 1};
-  return eps::block_repeat(eps::scale(eps::block_sum(g, s, s.height, s.width), 1.0 / double(s.height * s.width)), per_channel,
-                      s.height, s.width);
+  return eps::block_repeat(eps::scale(eps::block_sum(g, s, s.height, s.width), 1.0 / double(s.height * s.width)),
+                           per_channel, s.height, s.width);
 }
 
 }  // namespace detail
@@ -63,7 +63,8 @@ class Blur {
           }
     }
     kernels_ = std::move(kernels);
-    coef_type h = eps::scale(eps::fft2(eps::to_complex(eps::from_host(like, pad, nb, in.shape())), in), std::sqrt(double(H * W)));
+    coef_type h =
+        eps::scale(eps::fft2(eps::to_complex(eps::from_host(like, pad, nb, in.shape())), in), std::sqrt(double(H * W)));
     T s = eps::abs(h);
     const detail::RankCut<T> cut = detail::rank_cut(s, rcond, 64 * eps::epsilon(like), "eps::Blur");
     rank_ = cut.rank;
@@ -81,7 +82,9 @@ class Blur {
 
   T apply(const T& x) const { return filter(check(x, "eps::Blur::apply", "x"), (*h_)); }
   T apply_adjoint(const T& y) const { return filter(check(y, "eps::Blur::apply_adjoint", "y"), eps::conj((*h_))); }
-  T apply_gram(const T& x) const { return filter(check(x, "eps::Blur::apply_gram", "x"), eps::to_complex(eps::mul((*s_), (*s_)))); }
+  T apply_gram(const T& x) const {
+    return filter(check(x, "eps::Blur::apply_gram", "x"), eps::to_complex(eps::mul((*s_), (*s_))));
+  }
   Shape in_shape() const { return in_.shape(); }
   Shape out_shape() const { return in_.shape(); }
   std::string name() const { return "blur"; }
@@ -97,12 +100,16 @@ class Blur {
   double rcond() const { return rcond_; }
   coef_type apply_vt(const T& x) const { return eps::fft2(eps::to_complex(check(x, "eps::Blur::apply_vt", "x")), in_); }
   T apply_v(const coef_type& c) const { return eps::real(eps::ifft2(c, in_)); }
-  coef_type apply_ut(const T& y) const { return eps::mul(eps::fft2(eps::to_complex(check(y, "eps::Blur::apply_ut", "y")), in_), eps::conj((*phase_))); }
+  coef_type apply_ut(const T& y) const {
+    return eps::mul(eps::fft2(eps::to_complex(check(y, "eps::Blur::apply_ut", "y")), in_), eps::conj((*phase_)));
+  }
   T apply_u(const coef_type& c) const { return eps::real(eps::ifft2(eps::mul(c, (*phase_)), in_)); }
   T spectral_diagonal(const T& g, const T&) const { return detail::channel_mean_map(g, in_); }
 
  private:
-  T filter(const T& x, const coef_type& f) const { return eps::real(eps::ifft2(eps::mul(eps::fft2(eps::to_complex(x), in_), f), in_)); }
+  T filter(const T& x, const coef_type& f) const {
+    return eps::real(eps::ifft2(eps::mul(eps::fft2(eps::to_complex(x), in_), f), in_));
+  }
   const T& check(const T& x, const char* what, const char* name) const {
     detail::check_operand(x, in_.shape(), eps::batch((*s_)), what, name);
     return x;
@@ -133,15 +140,16 @@ class SubsampledHartley {
                     std::uint64_t seed = 0)
       : in_(in) {
     in.validate("eps::SubsampledHartley");
-    EPS_CHECK(static_cast<index_t>(selection.size()) == in.numel(), shape_error, "eps::SubsampledHartley: selection has ",
-              selection.size(), " values, expected C*H*W = ", in.numel());
+    EPS_CHECK(static_cast<index_t>(selection.size()) == in.numel(), shape_error,
+              "eps::SubsampledHartley: selection has ", selection.size(), " values, expected C*H*W = ", in.numel());
     const index_t H = in.height, W = in.width;
     for (index_t c = 0; c < in.channels; ++c)
       for (index_t i = 0; i < H; ++i)
         for (index_t j = 0; j < W; ++j) {
           const double v = selection[static_cast<std::size_t>((c * H + i) * W + j)];
           const double m = selection[static_cast<std::size_t>((c * H + (H - i) % H) * W + (W - j) % W)];
-          EPS_CHECK(v == 0.0 || v == 1.0, value_error, "eps::SubsampledHartley: selection entries must be 0 or 1, got ", v);
+          EPS_CHECK(v == 0.0 || v == 1.0, value_error, "eps::SubsampledHartley: selection entries must be 0 or 1, got ",
+                    v);
           EPS_CHECK(v == m, value_error, "eps::SubsampledHartley: the frequency set must be symmetric under k -> -k; (",
                     i, ",", j, ") and (", (H - i) % H, ",", (W - j) % W, ") of channel ", c, " differ");
         }
@@ -155,8 +163,12 @@ class SubsampledHartley {
     d_ = eps::from_host(like, d, 1, in.shape());
   }
 
-  T apply(const T& x) const { return eps::mul(hartley(eps::mul(check(x, "eps::SubsampledHartley::apply", "x"), (*d_))), (*s_)); }
-  T apply_adjoint(const T& y) const { return eps::mul(hartley(eps::mul(check(y, "eps::SubsampledHartley::apply_adjoint", "y"), (*s_))), (*d_)); }
+  T apply(const T& x) const {
+    return eps::mul(hartley(eps::mul(check(x, "eps::SubsampledHartley::apply", "x"), (*d_))), (*s_));
+  }
+  T apply_adjoint(const T& y) const {
+    return eps::mul(hartley(eps::mul(check(y, "eps::SubsampledHartley::apply_adjoint", "y"), (*s_))), (*d_));
+  }
   Shape in_shape() const { return in_.shape(); }
   Shape out_shape() const { return in_.shape(); }
   std::string name() const { return "subsampled_hartley"; }
@@ -167,9 +179,13 @@ class SubsampledHartley {
   }
 
   T singular_values() const { return (*s_); }
-  coef_type apply_vt(const T& x) const { return eps::fft2(eps::to_complex(eps::mul(check(x, "eps::SubsampledHartley::apply_vt", "x"), (*d_))), in_); }
+  coef_type apply_vt(const T& x) const {
+    return eps::fft2(eps::to_complex(eps::mul(check(x, "eps::SubsampledHartley::apply_vt", "x"), (*d_))), in_);
+  }
   T apply_v(const coef_type& c) const { return eps::mul(eps::real(eps::ifft2(c, in_)), (*d_)); }
-  coef_type apply_ut(const T& y) const { return eps::fft2(eps::to_complex(hartley(check(y, "eps::SubsampledHartley::apply_ut", "y"))), in_); }
+  coef_type apply_ut(const T& y) const {
+    return eps::fft2(eps::to_complex(hartley(check(y, "eps::SubsampledHartley::apply_ut", "y"))), in_);
+  }
   T apply_u(const coef_type& c) const { return hartley(eps::real(eps::ifft2(c, in_))); }
   T spectral_diagonal(const T& g, const T&) const { return detail::channel_mean_map(g, in_); }
   /// y with its padding (entries off Ω) set to 0: the part of y that is a measurement.

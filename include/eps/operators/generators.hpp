@@ -122,10 +122,13 @@ inline std::vector<double> centered_box_mask(const ImageShape& s) {
   return box_mask(s, (s.height - h) / 2, (s.width - w) / 2, h, w);
 }
 
-/// the published setup's (docs/math.md §9) training boxes: sides ~ U[H/4, H/2] × U[W/4, W/2], placed uniformly with a margin of H/16.
+/// the published setup's (docs/math.md §9) training boxes: sides ~ U[H/4, H/2] × U[W/4, W/2], placed uniformly with a
+/// margin of H/16.
 inline std::vector<double> random_box_mask(const ImageShape& s, std::mt19937_64& gen) {
   s.validate("eps::random_box_mask");
-  auto uniform = [&](index_t lo, index_t hi) { return std::uniform_int_distribution<index_t>(lo, std::max(lo, hi))(gen); };
+  auto uniform = [&](index_t lo, index_t hi) {
+    return std::uniform_int_distribution<index_t>(lo, std::max(lo, hi))(gen);
+  };
   const index_t h = uniform(std::max<index_t>(1, s.height / 4), s.height / 2);
   const index_t w = uniform(std::max<index_t>(1, s.width / 4), s.width / 2);
   const index_t mh = s.height / 16, mw = s.width / 16;
@@ -137,8 +140,8 @@ inline std::vector<double> random_box_mask(const ImageShape& s, std::mt19937_64&
 /// probability `fraction`, the zero frequency always; the same set for every channel.
 inline std::vector<double> symmetric_frequency_mask(const ImageShape& s, double fraction, std::mt19937_64& gen) {
   s.validate("eps::symmetric_frequency_mask");
-  EPS_CHECK(fraction >= 0 && fraction <= 1, value_error, "eps::symmetric_frequency_mask: fraction must lie in [0, 1], got ",
-            fraction);
+  EPS_CHECK(fraction >= 0 && fraction <= 1, value_error,
+            "eps::symmetric_frequency_mask: fraction must lie in [0, 1], got ", fraction);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const index_t H = s.height, W = s.width;
   std::vector<double> one(static_cast<std::size_t>(H * W), -1.0);

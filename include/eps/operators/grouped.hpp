@@ -30,10 +30,17 @@ struct BlockGroups {
   ImageShape out() const { return {in.channels, in.height / k, in.width / k}; }
   /// The group's first element e: the block's top-left pixel.
   static double first(index_t, index_t i, index_t j) { return i == 0 && j == 0 ? 1.0 : 0.0; }
-  template <ImageTensor T> T reduce(const T& x) const { return eps::block_sum(x, in, k, k); }
-  template <ImageTensor T> T expand(const T& y) const { return eps::block_repeat(y, out(), k, k); }
+  template <ImageTensor T>
+  T reduce(const T& x) const {
+    return eps::block_sum(x, in, k, k);
+  }
+  template <ImageTensor T>
+  T expand(const T& y) const {
+    return eps::block_repeat(y, out(), k, k);
+  }
   /// Host pattern with value v(c, i, j) where (i, j) is the position within the block.
-  template <class F> std::vector<double> pattern(F v) const {
+  template <class F>
+  std::vector<double> pattern(F v) const {
     std::vector<double> p(static_cast<std::size_t>(in.numel()));
     for (index_t c = 0; c < in.channels; ++c)
       for (index_t i = 0; i < in.height; ++i)
@@ -51,9 +58,16 @@ struct ChannelGroups {
   ImageShape out() const { return {1, in.height, in.width}; }
   /// The group's first element e: channel 0.
   static double first(index_t c, index_t, index_t) { return c == 0 ? 1.0 : 0.0; }
-  template <ImageTensor T> T reduce(const T& x) const { return eps::channel_sum(x, in, std::span<const double>(ones)); }
-  template <ImageTensor T> T expand(const T& y) const { return eps::channel_expand(y, in, std::span<const double>(ones)); }
-  template <class F> std::vector<double> pattern(F v) const {
+  template <ImageTensor T>
+  T reduce(const T& x) const {
+    return eps::channel_sum(x, in, std::span<const double>(ones));
+  }
+  template <ImageTensor T>
+  T expand(const T& y) const {
+    return eps::channel_expand(y, in, std::span<const double>(ones));
+  }
+  template <class F>
+  std::vector<double> pattern(F v) const {
     std::vector<double> p(static_cast<std::size_t>(in.numel()));
     for (index_t c = 0; c < in.channels; ++c)
       for (index_t i = 0; i < in.height * in.width; ++i)
@@ -77,7 +91,8 @@ class GroupedSum {
     double g2 = 0;
     for (double w : group_weights) g2 += w * w;
     gamma_ = std::sqrt(g2);
-    EPS_CHECK(gamma_ > 0 && std::isfinite(gamma_), value_error, Groups::owner, ": the weights must be finite and not all 0");
+    EPS_CHECK(gamma_ > 0 && std::isfinite(gamma_), value_error, Groups::owner,
+              ": the weights must be finite and not all 0");
     const double u_e = group_weights.front() / gamma_;
     sgn_ = u_e >= 0 ? 1.0 : -1.0;
     beta_ = 1.0 / (1.0 + std::abs(u_e));
@@ -104,11 +119,16 @@ class GroupedSum {
   /// Q x = x − β w ⊙ expand(reduce(w ⊙ x)).
   T apply_vt(const T& x) const { return reflect(in_check(x, "apply_vt", "x")); }
   T apply_v(const T& c) const { return reflect(in_check(c, "apply_v", "c")); }
-  T apply_ut(const T& y) const { return eps::scale(eps::mul(groups_.expand(out_check(y, "apply_ut", "y")), (*first_)), -sgn_); }
-  T apply_u(const T& c) const { return eps::scale(groups_.reduce(eps::mul(in_check(c, "apply_u", "c"), (*first_))), -sgn_); }
+  T apply_ut(const T& y) const {
+    return eps::scale(eps::mul(groups_.expand(out_check(y, "apply_ut", "y")), (*first_)), -sgn_);
+  }
+  T apply_u(const T& c) const {
+    return eps::scale(groups_.reduce(eps::mul(in_check(c, "apply_u", "c"), (*first_))), -sgn_);
+  }
   /// diag(Q diag(g) Q)_j = g_j (1 − 2β w_j²) + β² w_j² Σ_{i in group} w_i² g_i.
   T spectral_diagonal(const T& g, const T&) const {
-    return eps::add(eps::mul(g, (*diag_factor_)), eps::scale(eps::mul(groups_.expand(groups_.reduce(eps::mul(g, (*w2_)))), (*w2_)), beta_ * beta_));
+    return eps::add(eps::mul(g, (*diag_factor_)),
+                    eps::scale(eps::mul(groups_.expand(groups_.reduce(eps::mul(g, (*w2_)))), (*w2_)), beta_ * beta_));
   }
   /// The common singular value γ of every group.
   double gamma() const { return gamma_; }
@@ -142,8 +162,9 @@ class AvgPool : public detail::GroupedSum<T, detail::BlockGroups> {
 
  public:
   AvgPool(const T& like, ImageShape in, index_t k)
-      : base(like, make_groups(in, k), [k](index_t, index_t, index_t) { return 1.0 / double(k * k); },
-             std::vector<double>(static_cast<std::size_t>(k * k), 1.0 / double(k * k))),
+      : base(
+            like, make_groups(in, k), [k](index_t, index_t, index_t) { return 1.0 / double(k * k); },
+            std::vector<double>(static_cast<std::size_t>(k * k), 1.0 / double(k * k))),
         k_(k) {}
   std::string name() const { return "avgpool" + std::to_string(k_); }
   index_t factor() const { return k_; }
@@ -169,10 +190,10 @@ class ColorToGray : public detail::GroupedSum<T, detail::ChannelGroups> {
 
  public:
   ColorToGray(const T& like, ImageShape in, std::vector<double> weights = {})
-      : base(like, make_groups(in), [w = resolve(in, weights)](index_t c, index_t, index_t) {
-               return w[static_cast<std::size_t>(c)];
-             },
-             resolve(in, weights)),
+      : base(
+            like, make_groups(in),
+            [w = resolve(in, weights)](index_t c, index_t, index_t) { return w[static_cast<std::size_t>(c)]; },
+            resolve(in, weights)),
         weights_(resolve(in, weights)) {}
   std::string name() const { return "color_to_gray"; }
   const std::vector<double>& weights() const { return weights_; }

@@ -57,10 +57,10 @@ Mat pinv(const Mat& A, double rcond = 1e-12);
 
 /// Pivot and covariance in both spaces.
 struct DensePivot {
-  Vec z;             ///< μ* (x0 space)
-  Mat sigma;         ///< Σ*
-  Vec x_tilde;       ///< α μ*
-  Mat sigma_tilde;   ///< α² Σ*
+  Vec z;            ///< μ* (x0 space)
+  Mat sigma;        ///< Σ*
+  Vec x_tilde;      ///< α μ*
+  Mat sigma_tilde;  ///< α² Σ*
 };
 
 /// docs/math.md §2 precision form: P = α²/σ² I + AᵀA/σ_y², b = α/σ² x_t + Aᵀy/σ_y², z = P⁻¹b, Σ = P⁻¹.
@@ -76,12 +76,12 @@ std::pair<Vec, Mat> gaussian_posterior(const Vec& mu, const Mat& C, const Mat& A
 
 /// The direct posterior score of docs/math.md §6: −(α² C_y + σ² I)⁻¹ (x_t − α m_y).
 Vec gaussian_posterior_score(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
-                                    double a, double s);
+                             double a, double s);
 
 /// E[x0 | x_t, y] for a Gaussian prior by stacking both observations, o = [x_t; y] = [αI; A] x0 + noise
 /// with covariance diag(σ² I, σ_y² I) (pseudo-inverse: exact also for σ = 0, σ_y = 0 or α = 0).
-Vec gaussian_joint_mean(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t,
-                               double a, double s);
+Vec gaussian_joint_mean(const Vec& mu, const Mat& C, const Mat& A, const Vec& y, double sy, const Vec& x_t, double a,
+                        double s);
 
 /// Relative error ‖a − b‖ / ‖b‖ (absolute when b = 0).
 template <class A, class B>

@@ -40,7 +40,7 @@ struct Batch {
 };
 
 inline index_t broadcast_extent(index_t a, index_t b, const char* backend, const char* what, const char* axis) {
-  EPS_CHECK(a == b || a == 1 || b == 1, shape_error, "eps(", backend, ")::", what, ": cannot broadcast ", axis,
+  EPS_CHECK(a == b || a == 1 || b == 1, shape_error, "eps::", what, " (", backend, " backend): cannot broadcast ", axis,
             " extents ", a, " and ", b, " (they must be equal or one of them 1)");
   return std::max(a, b);
 }
@@ -70,8 +70,8 @@ void broadcast(Batch<A> a, Batch<B> b, R* out, index_t n, index_t batch, F f) {
 }
 
 inline void check_image(index_t n, const ImageShape& g, const char* backend, const char* what) {
-  EPS_CHECK(n == g.numel(), shape_error, "eps(", backend, ")::", what, ": sample has ", n, " elements, expected C*H*W = ",
-            g.numel());
+  EPS_CHECK(n == g.numel(), shape_error, "eps::", what, " (", backend, " backend): sample has ", n,
+            " elements, expected C*H*W = ", g.numel());
 }
 
 /// Sums of kh × kw blocks of every channel: `out` (zeroed) holds C × H/kh × W/kw per sample.

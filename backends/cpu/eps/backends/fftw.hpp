@@ -82,8 +82,8 @@ class PlanCache {
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
     plan p = api<Real>::make(h, w, count, in, out, sign);
-    EPS_CHECK(p != nullptr, backend_error, "eps::detail::fftw::PlanCache::get: FFTW could not create a plan for ", count,
-              " transforms of ", h, "x", w);
+    EPS_CHECK(p != nullptr, backend_error, "eps::detail::fftw::PlanCache::get: FFTW could not create a plan for ",
+              count, " transforms of ", h, "x", w);
     plans_.emplace(key, p);
     return p;
   }
@@ -103,8 +103,8 @@ void unitary_dft2(const std::complex<Real>* in, std::complex<Real>* out, std::pt
   using complex = typename api<Real>::complex;
   auto* i = reinterpret_cast<complex*>(const_cast<std::complex<Real>*>(in));
   auto* o = reinterpret_cast<complex*>(out);
-  auto p = PlanCache<Real>::instance().get(static_cast<int>(h), static_cast<int>(w), static_cast<int>(count),
-                                           sign, i, o);
+  auto p =
+      PlanCache<Real>::instance().get(static_cast<int>(h), static_cast<int>(w), static_cast<int>(count), sign, i, o);
   api<Real>::execute(p, i, o);
   const Real s = Real(1) / std::sqrt(static_cast<Real>(h * w));
   for (std::ptrdiff_t k = 0; k < h * w * count; ++k) out[k] *= s;

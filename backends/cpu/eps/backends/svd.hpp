@@ -4,6 +4,11 @@
 /// divide-and-conquer BDCSVD returns NaN on some rank-deficient matrices with exactly zero singular values
 /// (seen on a 40 × 40 subsampled Hartley matrix); the one-sided Jacobi SVD is slower (O(n³) with a larger
 /// constant) but robust, so it is the fallback whenever BDCSVD's output is not finite.
+///
+/// Instantiating both SVDs costs ~15 s of compile time in every file that builds a Dense operator, so the
+/// CMake targets eps::eigen and eps::xtensor link a library that instantiates thin_svd once for float and
+/// double matrices and define EPS_COMPILED_SVD, which declares those instantiations `extern` here. Without
+/// CMake (no macro) the header stays self-contained.
 #pragma once
 
 #include <Eigen/SVD>
@@ -37,5 +42,10 @@ ThinSvd<M> thin_svd(const M& m, bool want_u = true, bool want_v = true) {
   EPS_CHECK(r.s.allFinite(), backend_error, "eps: the SVD of a ", m.rows(), "x", m.cols(), " matrix is not finite");
   return r;
 }
+
+#ifdef EPS_COMPILED_SVD
+extern template ThinSvd<Eigen::MatrixXd> thin_svd(const Eigen::MatrixXd&, bool, bool);
+extern template ThinSvd<Eigen::MatrixXf> thin_svd(const Eigen::MatrixXf&, bool, bool);
+#endif
 
 }  // namespace eps::detail::cpu

@@ -85,7 +85,9 @@ class GaussianMixture {
   /// inconsistent sizes, value_error for a covariance that is not symmetric positive definite.
   GaussianMixture(std::vector<double> weights, std::vector<Vec> means, std::vector<Mat> covariances);
   /// A single Gaussian N(mean, cov).
-  static GaussianMixture gaussian(Vec mean, Mat cov) { return GaussianMixture({1.0}, {std::move(mean)}, {std::move(cov)}); }
+  static GaussianMixture gaussian(Vec mean, Mat cov) {
+    return GaussianMixture({1.0}, {std::move(mean)}, {std::move(cov)});
+  }
 
   Eigen::Index dim() const { return mu_[0].size(); }
   std::size_t components() const { return w_.size(); }
@@ -126,8 +128,8 @@ class GaussianMixture {
   /// The denoiser that EPS needs at a pivot: E[x0 | x_t, y] = D_{Σ*}(μ*) (Eigen float64 pivots with
   /// uniform levels). Where α = 0 the pivot carries only the measurement, so this is E[x0 | y].
   template <LinearOperator Op>
-    requires std::same_as<typename Op::tensor_type, Mat>
-  Mat denoise(const Pivot<Op>& pv) const {
+  requires std::same_as<typename Op::tensor_type, Mat> Mat denoise(const Pivot<Op>& pv)
+  const {
     const Mat m = condition(observation(pv)).mean();
     const Eigen::Index B = pv.x_tilde().cols();
     return m.cols() == B ? m : Mat(m.replicate(1, B));  // α = 0: one y shared by the batch
@@ -135,7 +137,7 @@ class GaussianMixture {
 
   /// The linear-Gaussian observation a pivot represents: (μ*, I, Σ*) for α > 0, (y, A, σ_y² I) for α = 0.
   template <LinearOperator Op>
-    requires std::same_as<typename Op::tensor_type, Mat>
+  requires std::same_as<typename Op::tensor_type, Mat>
   static LinearObservation observation(const Pivot<Op>& pv) {
     const double alpha = pv.levels().alpha.uniform("eps::analytic::observation");
     const Eigen::Index d = numel(Shape(pv.op().in_shape()));

@@ -101,13 +101,14 @@ class IsotropicMixture {
   /// real coefficients and uniform levels. Where α = 0 the pivot carries only y: E[x0 | y], which needs
   /// the dense A (taken from the operator).
   template <SpectralOperator Op>
-    requires std::same_as<typename Op::tensor_type, Mat> && std::same_as<typename Op::coef_type, Mat>
-  Mat denoise(const Pivot<Op>& pv) const {
+  requires std::same_as<typename Op::tensor_type, Mat> && std::same_as<typename Op::coef_type, Mat> Mat
+  denoise(const Pivot<Op>& pv)
+  const {
     constexpr const char* where = "eps::analytic::IsotropicMixture::denoise";
     const Op& A = pv.op();
     const Eigen::Index d = dim();
-    EPS_CHECK(numel(Shape(A.in_shape())) == d, shape_error, where, ": the operator acts on ", numel(Shape(A.in_shape())),
-              " values, the prior on ", d);
+    EPS_CHECK(numel(Shape(A.in_shape())) == d, shape_error, where, ": the operator acts on ",
+              numel(Shape(A.in_shape())), " values, the prior on ", d);
     const double alpha = pv.levels().alpha.uniform(where);
     if (alpha == 0) {
       const double sy = pv.levels().sigma_y.uniform(where);
@@ -121,10 +122,10 @@ class IsotropicMixture {
     const double gn = pv.covariance_x0().null_eigenvalue().uniform(where);
     const bool thin = is_thin(A);
     const Eigen::Index r = g.rows(), B = z.cols(), K = static_cast<Eigen::Index>(components());
-    const Mat cz = A.apply_vt(z);           // r × B
-    const Mat cm = A.apply_vt(mu_);         // r × K
+    const Mat cz = A.apply_vt(z);    // r × B
+    const Mat cm = A.apply_vt(mu_);  // r × K
     Mat logw(K, B);
-    Mat coef = Mat::Zero(r, B);             // Σ_k π_k f_k ⊙ (cz − cm_k), f_k = c_k/(c_k+g)
+    Mat coef = Mat::Zero(r, B);  // Σ_k π_k f_k ⊙ (cz − cm_k), f_k = c_k/(c_k+g)
     std::vector<Mat> cres(static_cast<std::size_t>(K));
     for (Eigen::Index k = 0; k < K; ++k) {
       const double ck = c_[static_cast<std::size_t>(k)];

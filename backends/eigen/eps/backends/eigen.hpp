@@ -75,8 +75,8 @@ struct traits {
   }
   static real_tensor from_host(const tensor_type&, std::span<const double> v, index_t batch, const Shape& shape) {
     const index_t n = eps::numel(shape);
-    EPS_CHECK(static_cast<index_t>(v.size()) == n * batch, shape_error, "eps(eigen)::from_host: got ", v.size(),
-              " values for ", batch, " samples of shape ", to_string(shape));
+    EPS_CHECK(static_cast<index_t>(v.size()) == n * batch, shape_error, "eps::from_host (Eigen backend): got ",
+              v.size(), " values for ", batch, " samples of shape ", to_string(shape));
     real_tensor r(n, batch);
     std::transform(v.begin(), v.end(), r.data(), [](double d) { return static_cast<real_scalar>(d); });
     return r;
@@ -87,33 +87,38 @@ struct traits {
     return r;
   }
   static tensor_type reshape(const tensor_type& x, const Shape& shape) {
-    EPS_CHECK(eps::numel(shape) == x.rows(), shape_error, "eps(eigen)::reshape: cannot view ", x.rows(),
+    EPS_CHECK(eps::numel(shape) == x.rows(), shape_error, "eps::reshape (Eigen backend): cannot view ", x.rows(),
               " elements per sample as ", to_string(shape));
     return x;
   }
 
   template <class B>
   static tensor_type add(const tensor_type& a, const Mat<B>& b) {
-    return broadcast<S>(a, b, [](S u, B v) { return u + v; }, "add");
+    return broadcast<S>(
+        a, b, [](S u, B v) { return u + v; }, "add");
   }
   template <class B>
   static tensor_type sub(const tensor_type& a, const Mat<B>& b) {
-    return broadcast<S>(a, b, [](S u, B v) { return u - v; }, "sub");
+    return broadcast<S>(
+        a, b, [](S u, B v) { return u - v; }, "sub");
   }
   template <class B>
   static tensor_type mul(const tensor_type& a, const Mat<B>& b) {
-    return broadcast<S>(a, b, [](S u, B v) { return u * v; }, "mul");
+    return broadcast<S>(
+        a, b, [](S u, B v) { return u * v; }, "mul");
   }
   template <class B>
   static tensor_type div(const tensor_type& a, const Mat<B>& b) {
-    return broadcast<S>(a, b, [](S u, B v) { return u / v; }, "div");
+    return broadcast<S>(
+        a, b, [](S u, B v) { return u / v; }, "div");
   }
   static tensor_type scale(const tensor_type& x, double a) { return x * static_cast<real_scalar>(a); }
   static tensor_type axpby(double a, const tensor_type& x, double b, const tensor_type& y) {
     if (x.rows() == y.rows() && x.cols() == y.cols())
       return static_cast<real_scalar>(a) * x + static_cast<real_scalar>(b) * y;
     const auto ra = static_cast<real_scalar>(a), rb = static_cast<real_scalar>(b);
-    return broadcast<S>(x, y, [ra, rb](S u, S v) { return ra * u + rb * v; }, "axpby");
+    return broadcast<S>(
+        x, y, [ra, rb](S u, S v) { return ra * u + rb * v; }, "axpby");
   }
   static tensor_type add_scalar(const tensor_type& x, double c) {
     return (x.array() + S(static_cast<real_scalar>(c))).matrix();
@@ -126,8 +131,8 @@ struct traits {
   static tensor_type conj(const tensor_type& x) { return x.conjugate(); }
 
   static std::vector<double> dot_batch(const tensor_type& a, const tensor_type& b) {
-    EPS_CHECK(a.rows() == b.rows() && a.cols() == b.cols(), shape_error, "eps(eigen)::dot_batch: shapes ", a.rows(),
-              "x", a.cols(), " and ", b.rows(), "x", b.cols(), " differ");
+    EPS_CHECK(a.rows() == b.rows() && a.cols() == b.cols(), shape_error, "eps::dot_batch (Eigen backend): shapes ",
+              a.rows(), "x", a.cols(), " and ", b.rows(), "x", b.cols(), " differ");
     std::vector<double> r(static_cast<std::size_t>(a.cols()));
     for (index_t j = 0; j < a.cols(); ++j) {
       if constexpr (complex)
@@ -147,7 +152,7 @@ struct traits {
 
 /// Real Eigen matrices: the full API (image primitives, FFT through the complex family, SVD).
 template <class S>
-  requires std::is_floating_point_v<S>
+requires std::is_floating_point_v<S>
 struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail::eigen::traits<S> {
   using base = detail::eigen::traits<S>;
   using typename base::complex_tensor;
@@ -159,8 +164,7 @@ struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail
     return x.unaryExpr([](S v) { return v == S(0) ? S(1) : S(0); });
   }
   static std::vector<double> to_host(const tensor_type& x) { return {x.data(), x.data() + x.size()}; }
-  static tensor_type randn(const tensor_type&, index_t batch, const Shape& shape,
-                           typename base::generator_type& gen) {
+  static tensor_type randn(const tensor_type&, index_t batch, const Shape& shape, typename base::generator_type& gen) {
     tensor_type r(eps::numel(shape), batch);
     detail::cpu::randn(r.data(), r.size(), gen);
     return r;
@@ -168,14 +172,14 @@ struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail
   static complex_tensor to_complex(const tensor_type& x) { return x.template cast<std::complex<S>>(); }
 
   static tensor_type inner_products(const tensor_type& rows, const tensor_type& x) {
-    EPS_CHECK(rows.rows() == x.rows(), shape_error, "eps(eigen)::inner_products: rows have ", rows.rows(),
+    EPS_CHECK(rows.rows() == x.rows(), shape_error, "eps::inner_products (Eigen backend): rows have ", rows.rows(),
               " elements, samples have ", x.rows());
     return rows.transpose() * x;
   }
   static tensor_type combine(const tensor_type& rows, const tensor_type& c, const Shape& shape) {
-    EPS_CHECK(rows.cols() == c.rows(), shape_error, "eps(eigen)::combine: ", rows.cols(), " rows but ", c.rows(),
-              " coefficients per sample");
-    EPS_CHECK(rows.rows() == eps::numel(shape), shape_error, "eps(eigen)::combine: rows have ", rows.rows(),
+    EPS_CHECK(rows.cols() == c.rows(), shape_error, "eps::combine (Eigen backend): ", rows.cols(), " rows but ",
+              c.rows(), " coefficients per sample");
+    EPS_CHECK(rows.rows() == eps::numel(shape), shape_error, "eps::combine (Eigen backend): rows have ", rows.rows(),
               " elements, expected shape ", to_string(shape));
     return rows * c;
   }
@@ -214,7 +218,7 @@ struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail
 
 /// Complex Eigen matrices: the coefficient space of Fourier-diagonalised operators.
 template <class R>
-  requires std::is_floating_point_v<R>
+requires std::is_floating_point_v<R>
 struct backend_traits<Eigen::Matrix<std::complex<R>, Eigen::Dynamic, Eigen::Dynamic>>
     : detail::eigen::traits<std::complex<R>> {
   using base = detail::eigen::traits<std::complex<R>>;

@@ -49,8 +49,8 @@ class Generator {
   at::Generator& on(const at::Device& device) {
     for (auto& [d, g] : gens_)
       if (d == device) return g;
-    at::Generator g = device.is_cpu() ? at::detail::createCPUGenerator(seed_)
-                                      : at::globalContext().defaultGenerator(device).clone();
+    at::Generator g =
+        device.is_cpu() ? at::detail::createCPUGenerator(seed_) : at::globalContext().defaultGenerator(device).clone();
     g.set_current_seed(seed_);
     gens_.emplace_back(device, std::move(g));
     return gens_.back().second;
@@ -72,15 +72,17 @@ inline std::string sizes_str(at::IntArrayRef s) { return eps::to_string(std::spa
 
 /// Throws unless x is a defined tensor.
 inline const at::Tensor& defined(const at::Tensor& x, const char* what) {
-  EPS_CHECK(x.defined(), value_error, "eps(torch)::", what,
-            ": undefined tensor (a default-constructed torch::Tensor; use eps::libtorch::like(dtype, device))");
+  EPS_CHECK(x.defined(), value_error, "eps::", what,
+            " (LibTorch backend): undefined tensor (a default-constructed torch::Tensor; use "
+            "eps::libtorch::like(dtype, device))");
   return x;
 }
 
 /// Throws unless x is a defined tensor with a batch axis.
 inline const at::Tensor& batched(const at::Tensor& x, const char* what) {
   defined(x, what);
-  EPS_CHECK(x.dim() >= 1, shape_error, "eps(torch)::", what, ": a 0-dimensional tensor has no batch axis; expected B x ...");
+  EPS_CHECK(x.dim() >= 1, shape_error, "eps::", what,
+            " (LibTorch backend): a 0-dimensional tensor has no batch axis; expected B x ...");
   return x;
 }
 
@@ -88,7 +90,8 @@ inline const at::Tensor& batched(const at::Tensor& x, const char* what) {
 inline at::ScalarType real_dtype(const at::Tensor& x, const char* what) {
   const at::ScalarType t = defined(x, what).scalar_type();
   EPS_CHECK(t == at::kFloat || t == at::kDouble || t == at::kComplexFloat || t == at::kComplexDouble, value_error,
-            "eps(torch)::", what, ": dtype ", c10::toString(t), " is not supported (expected float32, float64, complex64 or complex128)");
+            "eps::", what, " (LibTorch backend): dtype ", c10::toString(t),
+            " is not supported (expected float32, float64, complex64 or complex128)");
   return c10::toRealValueType(t);
 }
 
@@ -112,10 +115,12 @@ inline index_t sample_numel(const at::Tensor& x) {
 inline void check_pair(const at::Tensor& a, const at::Tensor& b, const char* what) {
   batched(a, what);
   batched(b, what);
-  EPS_CHECK(a.device() == b.device(), device_error, "eps(torch)::", what, ": operands are on different devices (",
-            a.device().str(), " and ", b.device().str(), "); eps never copies between devices, move one with .to(device)");
-  EPS_CHECK(real_dtype(a, what) == real_dtype(b, what), value_error, "eps(torch)::", what, ": operands have different precisions (",
-            c10::toString(a.scalar_type()), " and ", c10::toString(b.scalar_type()), "); convert one with .to(dtype)");
+  EPS_CHECK(a.device() == b.device(), device_error, "eps::", what,
+            " (LibTorch backend): operands are on different devices (", a.device().str(), " and ", b.device().str(),
+            "); eps never copies between devices, move one with .to(device)");
+  EPS_CHECK(real_dtype(a, what) == real_dtype(b, what), value_error, "eps::", what,
+            " (LibTorch backend): operands have different precisions (", c10::toString(a.scalar_type()), " and ",
+            c10::toString(b.scalar_type()), "); convert one with .to(dtype)");
 }
 
 /// {batch, 1, ..., 1} with `rank` axes in all.
@@ -130,19 +135,21 @@ inline Sizes scalar_sizes(std::int64_t batch, std::int64_t rank) {
 inline std::pair<at::Tensor, at::Tensor> align(const at::Tensor& a, const at::Tensor& b, const char* what) {
   check_pair(a, b, what);
   const std::int64_t ba = a.size(0), bb = b.size(0);
-  EPS_CHECK(ba == bb || ba == 1 || bb == 1, shape_error, "eps(torch)::", what, ": cannot broadcast batch extents ", ba,
-            " and ", bb, " (they must be equal or one of them 1)");
+  EPS_CHECK(ba == bb || ba == 1 || bb == 1, shape_error, "eps::", what,
+            " (LibTorch backend): cannot broadcast batch extents ", ba, " and ", bb,
+            " (they must be equal or one of them 1)");
   if (a.sizes().slice(1) == b.sizes().slice(1)) return {a, b};
   if (sample_numel(b) == 1) return {a, b.reshape(scalar_sizes(bb, a.dim()))};
   if (sample_numel(a) == 1) return {a.reshape(scalar_sizes(ba, b.dim())), b};
-  detail::raise<shape_error>("eps(torch)::", what, ": cannot broadcast sample shapes ", sizes_str(a.sizes().slice(1)),
-                             " and ", sizes_str(b.sizes().slice(1)), " (they must be equal or one of them a single value)");
+  detail::raise<shape_error>("eps::", what, " (LibTorch backend): cannot broadcast sample shapes ",
+                             sizes_str(a.sizes().slice(1)), " and ", sizes_str(b.sizes().slice(1)),
+                             " (they must be equal or one of them a single value)");
 }
 
 inline void check_image(const at::Tensor& x, const ImageShape& g, const char* what) {
   batched(x, what);
-  EPS_CHECK(sample_numel(x) == g.numel(), shape_error, "eps(torch)::", what, ": samples have ", sample_numel(x),
-            " elements, expected C*H*W = ", g.channels, "*", g.height, "*", g.width);
+  EPS_CHECK(sample_numel(x) == g.numel(), shape_error, "eps::", what, " (LibTorch backend): samples have ",
+            sample_numel(x), " elements, expected C*H*W = ", g.channels, "*", g.height, "*", g.width);
 }
 
 inline at::Tensor as_image(const at::Tensor& x, const ImageShape& g) {
@@ -176,8 +183,9 @@ struct backend_traits<at::Tensor> {
   /// The one host → device transfer: `batch` samples of shape `shape` in row-major order.
   static at::Tensor from_host(const at::Tensor& like, std::span<const double> v, index_t batch, const Shape& shape) {
     const auto opts = detail::libtorch::real_options(like, "from_host");
-    EPS_CHECK(static_cast<index_t>(v.size()) == numel(shape) * batch, shape_error, "eps(torch)::from_host: got ", v.size(),
-              " values for ", batch, " samples of shape ", to_string(shape));
+    EPS_CHECK(static_cast<index_t>(v.size()) == numel(shape) * batch, shape_error,
+              "eps::from_host (LibTorch backend): got ", v.size(), " values for ", batch, " samples of shape ",
+              to_string(shape));
     at::Tensor h = at::empty(detail::libtorch::sizes(batch, shape), at::TensorOptions().dtype(at::kDouble));
     std::copy(v.begin(), v.end(), h.data_ptr<double>());
     return h.to(opts);
@@ -185,13 +193,14 @@ struct backend_traits<at::Tensor> {
   /// B × 1 × … × 1 (the rank of `like`): broadcasts against samples of any shape.
   static at::Tensor batch_scalars(const at::Tensor& like, const BatchValues& v) {
     const auto s = v.values();
-    return from_host(like, s, static_cast<index_t>(s.size()), Shape{}).reshape(
-        detail::libtorch::scalar_sizes(static_cast<std::int64_t>(s.size()), like.dim()));
+    return from_host(like, s, static_cast<index_t>(s.size()), Shape{})
+        .reshape(detail::libtorch::scalar_sizes(static_cast<std::int64_t>(s.size()), like.dim()));
   }
   static at::Tensor reshape(const at::Tensor& x, const Shape& shape) {
     detail::libtorch::batched(x, "reshape");
-    EPS_CHECK(numel(shape) == detail::libtorch::sample_numel(x), shape_error, "eps(torch)::reshape: cannot view ",
-              detail::libtorch::sample_numel(x), " elements per sample as ", to_string(shape));
+    EPS_CHECK(numel(shape) == detail::libtorch::sample_numel(x), shape_error,
+              "eps::reshape (LibTorch backend): cannot view ", detail::libtorch::sample_numel(x),
+              " elements per sample as ", to_string(shape));
     return x.reshape(detail::libtorch::sizes(x.size(0), shape));
   }
 
@@ -226,20 +235,18 @@ struct backend_traits<at::Tensor> {
   static at::Tensor conj(const at::Tensor& x) { return x.is_complex() ? x.conj_physical() : x; }
   static double epsilon(const at::Tensor& x) {
     return detail::libtorch::real_dtype(x, "epsilon") == at::kFloat ? double(std::numeric_limits<float>::epsilon())
-                                                                     : std::numeric_limits<double>::epsilon();
+                                                                    : std::numeric_limits<double>::epsilon();
   }
 
   /// Per-sample Re⟨a, b⟩, reduced on the device, returned on the host (detached).
   static std::vector<double> dot_batch(const at::Tensor& a, const at::Tensor& b) {
     detail::libtorch::check_pair(a, b, "dot_batch");
-    EPS_CHECK(a.sizes() == b.sizes(), shape_error, "eps(torch)::dot_batch: shapes ", detail::libtorch::sizes_str(a.sizes()),
-              " and ", detail::libtorch::sizes_str(b.sizes()), " differ");
+    EPS_CHECK(a.sizes() == b.sizes(), shape_error, "eps::dot_batch (LibTorch backend): shapes ",
+              detail::libtorch::sizes_str(a.sizes()), " and ", detail::libtorch::sizes_str(b.sizes()), " differ");
     const at::Tensor p = a.is_complex() || b.is_complex() ? at::real(a.conj() * b) : a * b;
     return host(p.detach().reshape({a.size(0), -1}).sum(1));
   }
-  static bool all_finite(const at::Tensor& x) {
-    return x.numel() == 0 || at::isfinite(x.detach()).all().item<bool>();
-  }
+  static bool all_finite(const at::Tensor& x) { return x.numel() == 0 || at::isfinite(x.detach()).all().item<bool>(); }
   static double max_abs(const at::Tensor& x) { return x.numel() == 0 ? 0.0 : x.detach().abs().max().item<double>(); }
 
   // ---- real family -------------------------------------------------------------------------------
@@ -248,7 +255,7 @@ struct backend_traits<at::Tensor> {
   /// The one device → host transfer (detached, as float64).
   static std::vector<double> to_host(const at::Tensor& x) {
     EPS_CHECK(!detail::libtorch::batched(x, "to_host").is_complex(), value_error,
-              "eps(torch)::to_host: expected a real tensor, got ", c10::toString(x.scalar_type()));
+              "eps::to_host (LibTorch backend): expected a real tensor, got ", c10::toString(x.scalar_type()));
     return host(x.detach());
   }
   static at::Tensor randn(const at::Tensor& like, index_t batch, const Shape& shape, libtorch::Generator& gen) {
@@ -263,23 +270,26 @@ struct backend_traits<at::Tensor> {
   static at::Tensor inner_products(const at::Tensor& rows, const at::Tensor& x) {
     detail::libtorch::check_pair(rows, x, "inner_products");
     const std::int64_t n = detail::libtorch::sample_numel(rows);
-    EPS_CHECK(detail::libtorch::sample_numel(x) == n, shape_error, "eps(torch)::inner_products: rows have ", n,
-              " elements, samples have ", detail::libtorch::sample_numel(x));
+    EPS_CHECK(detail::libtorch::sample_numel(x) == n, shape_error, "eps::inner_products (LibTorch backend): rows have ",
+              n, " elements, samples have ", detail::libtorch::sample_numel(x));
     return at::matmul(x.reshape({x.size(0), n}), rows.reshape({rows.size(0), n}).t());
   }
   /// rows: r samples; c: B × r → B samples Σ_k c_k rows_k of shape `shape`.
   static at::Tensor combine(const at::Tensor& rows, const at::Tensor& c, const Shape& shape) {
     detail::libtorch::check_pair(rows, c, "combine");
     const std::int64_t r = rows.size(0), n = detail::libtorch::sample_numel(rows);
-    EPS_CHECK(detail::libtorch::sample_numel(c) == r, shape_error, "eps(torch)::combine: ", r, " rows but ",
+    EPS_CHECK(detail::libtorch::sample_numel(c) == r, shape_error, "eps::combine (LibTorch backend): ", r, " rows but ",
               detail::libtorch::sample_numel(c), " coefficients per sample");
-    EPS_CHECK(numel(shape) == n, shape_error, "eps(torch)::combine: rows have ", n, " elements, expected shape ", to_string(shape));
-    return at::matmul(c.reshape({c.size(0), r}), rows.reshape({r, n})).reshape(detail::libtorch::sizes(c.size(0), shape));
+    EPS_CHECK(numel(shape) == n, shape_error, "eps::combine (LibTorch backend): rows have ", n,
+              " elements, expected shape ", to_string(shape));
+    return at::matmul(c.reshape({c.size(0), r}), rows.reshape({r, n}))
+        .reshape(detail::libtorch::sizes(c.size(0), shape));
   }
   static at::Tensor block_sum(const at::Tensor& x, const ImageShape& g, index_t kh, index_t kw) {
     detail::libtorch::check_image(x, g, "block_sum");
-    EPS_CHECK(kh >= 1 && kw >= 1 && g.height % kh == 0 && g.width % kw == 0, shape_error, "eps(torch)::block_sum: ", kh,
-              "x", kw, " blocks do not tile a ", g.height, "x", g.width, " image");
+    EPS_CHECK(kh >= 1 && kw >= 1 && g.height % kh == 0 && g.width % kw == 0, shape_error,
+              "eps::block_sum (LibTorch backend): ", kh, "x", kw, " blocks do not tile a ", g.height, "x", g.width,
+              " image");
     return x.reshape({x.size(0), g.channels, g.height / kh, kh, g.width / kw, kw}).sum({3, 5});
   }
   static at::Tensor block_repeat(const at::Tensor& y, const ImageShape& s, index_t kh, index_t kw) {
@@ -292,8 +302,8 @@ struct backend_traits<at::Tensor> {
   /// Σ_c w_c x_c → B × 1 × H × W (a weighted sum of channel slices: no weight upload).
   static at::Tensor channel_sum(const at::Tensor& x, const ImageShape& g, std::span<const double> w) {
     detail::libtorch::check_image(x, g, "channel_sum");
-    EPS_CHECK(static_cast<index_t>(w.size()) == g.channels, shape_error, "eps(torch)::channel_sum: ", w.size(),
-              " weights for ", g.channels, " channels");
+    EPS_CHECK(static_cast<index_t>(w.size()) == g.channels, shape_error,
+              "eps::channel_sum (LibTorch backend): ", w.size(), " weights for ", g.channels, " channels");
     const at::Tensor xi = detail::libtorch::as_image(x, g);
     at::Tensor acc = xi.select(1, 0) * w[0];
     for (index_t c = 1; c < g.channels; ++c) acc = acc + xi.select(1, c) * w[static_cast<std::size_t>(c)];
@@ -302,8 +312,8 @@ struct backend_traits<at::Tensor> {
   /// 1 × H × W → C × H × W with channel c equal to w_c y.
   static at::Tensor channel_expand(const at::Tensor& y, const ImageShape& g, std::span<const double> w) {
     detail::libtorch::check_image(y, ImageShape{1, g.height, g.width}, "channel_expand");
-    EPS_CHECK(static_cast<index_t>(w.size()) == g.channels, shape_error, "eps(torch)::channel_expand: ", w.size(),
-              " weights for ", g.channels, " channels");
+    EPS_CHECK(static_cast<index_t>(w.size()) == g.channels, shape_error,
+              "eps::channel_expand (LibTorch backend): ", w.size(), " weights for ", g.channels, " channels");
     const at::Tensor yi = y.reshape({y.size(0), 1, g.height, g.width});
     std::vector<at::Tensor> parts;
     for (double wc : w) parts.push_back(yi * wc);
@@ -331,7 +341,7 @@ struct backend_traits<at::Tensor> {
   static at::Tensor dft(const at::Tensor& x, const ImageShape& g, bool forward) {
     const char* what = forward ? "fft2" : "ifft2";
     detail::libtorch::check_image(x, g, what);
-    EPS_CHECK(x.is_complex(), value_error, "eps(torch)::", what, ": expected a complex tensor, got ",
+    EPS_CHECK(x.is_complex(), value_error, "eps::", what, " (LibTorch backend): expected a complex tensor, got ",
               c10::toString(x.scalar_type()));
     const at::Tensor xi = detail::libtorch::as_image(x, g);
     const at::Tensor r = forward ? at::fft_fft2(xi, c10::nullopt, {-2, -1}, "ortho")

@@ -96,8 +96,8 @@ struct traits {
   }
   static real_tensor from_host(const tensor_type&, std::span<const double> v, index_t batch, const Shape& shape) {
     const index_t n = eps::numel(shape);
-    EPS_CHECK(static_cast<index_t>(v.size()) == n * batch, shape_error, "eps(xtensor)::from_host: got ", v.size(),
-              " values for ", batch, " samples of shape ", to_string(shape));
+    EPS_CHECK(static_cast<index_t>(v.size()) == n * batch, shape_error, "eps::from_host (xtensor backend): got ",
+              v.size(), " values for ", batch, " samples of shape ", to_string(shape));
     real_tensor r = make<real_scalar>(batch, n);
     std::transform(v.begin(), v.end(), r.data(), [](double d) { return static_cast<real_scalar>(d); });
     return r;
@@ -108,26 +108,30 @@ struct traits {
     return r;
   }
   static tensor_type reshape(const tensor_type& x, const Shape& shape) {
-    EPS_CHECK(eps::numel(shape) == cols(x), shape_error, "eps(xtensor)::reshape: cannot view ", cols(x),
+    EPS_CHECK(eps::numel(shape) == cols(x), shape_error, "eps::reshape (xtensor backend): cannot view ", cols(x),
               " elements per sample as ", to_string(shape));
     return x;
   }
 
   template <class B>
   static tensor_type add(const tensor_type& a, const Tens<B>& b) {
-    return broadcast<S>(a, b, [](S u, B v) { return u + v; }, "add");
+    return broadcast<S>(
+        a, b, [](S u, B v) { return u + v; }, "add");
   }
   template <class B>
   static tensor_type sub(const tensor_type& a, const Tens<B>& b) {
-    return broadcast<S>(a, b, [](S u, B v) { return u - v; }, "sub");
+    return broadcast<S>(
+        a, b, [](S u, B v) { return u - v; }, "sub");
   }
   template <class B>
   static tensor_type mul(const tensor_type& a, const Tens<B>& b) {
-    return broadcast<S>(a, b, [](S u, B v) { return u * v; }, "mul");
+    return broadcast<S>(
+        a, b, [](S u, B v) { return u * v; }, "mul");
   }
   template <class B>
   static tensor_type div(const tensor_type& a, const Tens<B>& b) {
-    return broadcast<S>(a, b, [](S u, B v) { return u / v; }, "div");
+    return broadcast<S>(
+        a, b, [](S u, B v) { return u / v; }, "div");
   }
   static tensor_type scale(const tensor_type& x, double a) {
     const auto ra = static_cast<real_scalar>(a);
@@ -135,7 +139,8 @@ struct traits {
   }
   static tensor_type axpby(double a, const tensor_type& x, double b, const tensor_type& y) {
     const auto ra = static_cast<real_scalar>(a), rb = static_cast<real_scalar>(b);
-    return broadcast<S>(x, y, [ra, rb](S u, S v) { return ra * u + rb * v; }, "axpby");
+    return broadcast<S>(
+        x, y, [ra, rb](S u, S v) { return ra * u + rb * v; }, "axpby");
   }
   static tensor_type add_scalar(const tensor_type& x, double c) {
     const S sc = S(static_cast<real_scalar>(c));
@@ -143,22 +148,32 @@ struct traits {
   }
   static real_tensor abs2(const tensor_type& x) {
     return map(x, [](S v) -> real_scalar {
-      if constexpr (complex) return std::norm(v);
-      else return v * v;
+      if constexpr (complex)
+        return std::norm(v);
+      else
+        return v * v;
     });
   }
-  static real_tensor abs(const tensor_type& x) { return map(x, [](S v) -> real_scalar { return std::abs(v); }); }
-  static real_tensor real(const tensor_type& x) { return map(x, [](S v) -> real_scalar { return std::real(v); }); }
-  static real_tensor imag(const tensor_type& x) { return map(x, [](S v) -> real_scalar { return std::imag(v); }); }
+  static real_tensor abs(const tensor_type& x) {
+    return map(x, [](S v) -> real_scalar { return std::abs(v); });
+  }
+  static real_tensor real(const tensor_type& x) {
+    return map(x, [](S v) -> real_scalar { return std::real(v); });
+  }
+  static real_tensor imag(const tensor_type& x) {
+    return map(x, [](S v) -> real_scalar { return std::imag(v); });
+  }
   static double epsilon(const tensor_type&) { return static_cast<double>(std::numeric_limits<real_scalar>::epsilon()); }
   static tensor_type conj(const tensor_type& x) {
-    if constexpr (complex) return map(x, [](S v) { return std::conj(v); });
-    else return x;
+    if constexpr (complex)
+      return map(x, [](S v) { return std::conj(v); });
+    else
+      return x;
   }
 
   static std::vector<double> dot_batch(const tensor_type& a, const tensor_type& b) {
-    EPS_CHECK(rows(a) == rows(b) && cols(a) == cols(b), shape_error, "eps(xtensor)::dot_batch: shapes ", rows(a), "x",
-              cols(a), " and ", rows(b), "x", cols(b), " differ");
+    EPS_CHECK(rows(a) == rows(b) && cols(a) == cols(b), shape_error, "eps::dot_batch (xtensor backend): shapes ",
+              rows(a), "x", cols(a), " and ", rows(b), "x", cols(b), " differ");
     const index_t n = cols(a);
     std::vector<double> r(static_cast<std::size_t>(rows(a)));
     for (index_t j = 0; j < rows(a); ++j) {
@@ -166,8 +181,10 @@ struct traits {
       const S* pa = a.data() + j * n;
       const S* pb = b.data() + j * n;
       for (index_t i = 0; i < n; ++i) {
-        if constexpr (complex) acc += std::conj(pa[i]) * pb[i];
-        else acc += pa[i] * pb[i];
+        if constexpr (complex)
+          acc += std::conj(pa[i]) * pb[i];
+        else
+          acc += pa[i] * pb[i];
       }
       r[static_cast<std::size_t>(j)] = static_cast<double>(std::real(acc));
     }
@@ -187,7 +204,7 @@ struct traits {
 
 /// Real xtensor batches: the full API (image primitives, FFT through the complex family, SVD).
 template <class S>
-  requires std::is_floating_point_v<S>
+requires std::is_floating_point_v<S>
 struct backend_traits<xt::xtensor<S, 2>> : detail::xtensor::traits<S> {
   using base = detail::xtensor::traits<S>;
   using typename base::complex_tensor;
@@ -212,16 +229,17 @@ struct backend_traits<xt::xtensor<S, 2>> : detail::xtensor::traits<S> {
   /// rows: r samples of n; x: B samples of n → B samples of r coefficients ⟨rows_k, x_b⟩.
   static tensor_type inner_products(const tensor_type& rows, const tensor_type& x) {
     using detail::xtensor::cols;
-    EPS_CHECK(cols(rows) == cols(x), shape_error, "eps(xtensor)::inner_products: rows have ", cols(rows),
+    EPS_CHECK(cols(rows) == cols(x), shape_error, "eps::inner_products (xtensor backend): rows have ", cols(rows),
               " elements, samples have ", cols(x));
     return from_mat(mat(x) * mat(rows).transpose());
   }
   /// rows: r samples of n; c: B samples of r → B samples Σ_k c_k rows_k.
   static tensor_type combine(const tensor_type& rows, const tensor_type& c, const Shape& shape) {
     using detail::xtensor::cols;
-    EPS_CHECK(detail::xtensor::rows(rows) == cols(c), shape_error, "eps(xtensor)::combine: ", detail::xtensor::rows(rows),
-              " rows but ", cols(c), " coefficients per sample");
-    EPS_CHECK(cols(rows) == eps::numel(shape), shape_error, "eps(xtensor)::combine: rows have ", cols(rows),
+    EPS_CHECK(detail::xtensor::rows(rows) == cols(c), shape_error,
+              "eps::combine (xtensor backend): ", detail::xtensor::rows(rows), " rows but ", cols(c),
+              " coefficients per sample");
+    EPS_CHECK(cols(rows) == eps::numel(shape), shape_error, "eps::combine (xtensor backend): rows have ", cols(rows),
               " elements, expected shape ", to_string(shape));
     return from_mat(mat(c) * mat(rows));
   }
@@ -272,7 +290,7 @@ struct backend_traits<xt::xtensor<S, 2>> : detail::xtensor::traits<S> {
 
 /// Complex xtensor batches: the coefficient space of Fourier-diagonalised operators.
 template <class R>
-  requires std::is_floating_point_v<R>
+requires std::is_floating_point_v<R>
 struct backend_traits<xt::xtensor<std::complex<R>, 2>> : detail::xtensor::traits<std::complex<R>> {
   using base = detail::xtensor::traits<std::complex<R>>;
   using typename base::tensor_type;

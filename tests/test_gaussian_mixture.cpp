@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The analytic priors (docs/math.md §6) against independent references: closed-form Gaussian conditioning,
-// finite differences for the second-order Tweedie Jacobian, Monte Carlo moments of the exact samplers.
+// eps/analytic/gaussian_mixture.hpp (docs/math.md §6) against independent references: closed-form Gaussian
+// conditioning, finite differences for the second-order Tweedie Jacobian, Monte Carlo moments of the exact samplers.
 #include "common.hpp"
 #include "eps/analytic/gaussian_mixture.hpp"
-#include "eps/analytic/isotropic_mixture.hpp"
 
 using namespace eps;
 using namespace eps::test;
@@ -28,7 +27,8 @@ TEST_CASE("analytic: Gaussian conditioning against the closed forms") {
   }
 }
 
-TEST_CASE("analytic: second-order Tweedie, Jacobian of E[x0|x_t] = (alpha/sigma^2) Cov[x0|x_t], against finite differences") {
+TEST_CASE(
+    "analytic: second-order Tweedie, Jacobian of E[x0|x_t] = (alpha/sigma^2) Cov[x0|x_t], against finite differences") {
   // Central differences with h = 1e-6 (a bound of 1e-5 relative is the finite-difference error).
   std::mt19937_64 gen(2);
   const Eigen::Index d = 6;
@@ -81,7 +81,8 @@ TEST_CASE("analytic: exact prior and posterior samples have the closed-form mome
   // within 6 √((V_ii V_jj + V_ij²)/n) (false failure < 1e-6 overall).
   std::mt19937_64 gen(3);
   const Eigen::Index d = 4, n = 100000;
-  const GaussianMixture g({0.3, 0.7}, {randn_mat(d, 1, gen), randn_mat(d, 1, gen)}, {random_spd(d, gen), random_spd(d, gen)});
+  const GaussianMixture g({0.3, 0.7}, {randn_mat(d, 1, gen), randn_mat(d, 1, gen)},
+                          {random_spd(d, gen), random_spd(d, gen)});
   const Mat A = randn_mat(2, d, gen);
   const Vec y = randn_mat(2, 1, gen);
   const auto post = g.posterior(A, y, 0.3);
@@ -122,47 +123,4 @@ TEST_CASE("analytic: far-apart components (log-sum-exp) and singular observation
   CHECK(post.covariance_of(0)(0, 0) == doctest::Approx(0.0).scale(1));
   // A nonzero value in the zero row is impossible without noise: rejected (docs/conventions.md).
   CHECK_THROWS_AS(g.posterior(A, Vec(Vec::Constant(3, 2.0)), 0.0), eps::value_error);
-}
-
-TEST_CASE("analytic: the terminal mismatch bound of an isotropic mixture, and the noise level it selects") {
-  // 1-D mixture of N(μ_k, c_k): KL(N(0, ς²) ‖ Σ w_k N(μ_k, c_k + ς²)) by quadrature (trapezoid on ±12 ς,
-  // 20001 points) must not exceed terminal_kl (an upper bound by convexity); both fall as ς⁻² (the bound is
-  // conservative by about E[μ²]/E[μ]², here 7.6: the selected ς_max errs on the safe side). One component:
-  // the bound is the exact Gaussian KL.
-  const std::vector<double> w{0.2, 0.5, 0.3}, c{1.0, 0.5, 2.0};
-  Mat mu(1, 3);
-  mu << -8.0, 0.0, 16.0;
-  const eps::analytic::IsotropicMixture prior(w, mu, c);
-  const auto kl_quadrature = [&](double r) {
-    const int n = 20001;
-    const double lo = -12 * r, hi = 12 * r, h = (hi - lo) / (n - 1);
-    double kl = 0;
-    for (int i = 0; i < n; ++i) {
-      const double x = lo + i * h;
-      const double q = std::exp(-x * x / (2 * r * r)) / std::sqrt(2 * M_PI * r * r);
-      double p = 0;
-      for (int k = 0; k < 3; ++k) {
-        const double v = c[static_cast<std::size_t>(k)] + r * r, d = x - mu(0, k);
-        p += prior.weights()[static_cast<std::size_t>(k)] * std::exp(-d * d / (2 * v)) / std::sqrt(2 * M_PI * v);
-      }
-      kl += (i == 0 || i == n - 1 ? 0.5 : 1.0) * h * q * std::log(q / p);
-    }
-    return kl;
-  };
-  for (double r : {5.0, 20.0, 80.0, 400.0}) {
-    CAPTURE(r);
-    const double bound = prior.terminal_kl(r), kl = kl_quadrature(r);
-    CHECK(kl <= bound * (1 + 1e-9));
-    if (r >= 80) CHECK(prior.terminal_kl(2 * r) / bound == doctest::Approx(0.25).epsilon(0.01));
-  }
-  const eps::analytic::IsotropicMixture one({1.0}, Mat::Constant(1, 1, 3.0), {2.0});
-  const double r = 10, v = 2 + r * r;
-  CHECK(one.terminal_kl(r) == doctest::Approx(0.5 * (r * r / v + 9.0 / v - 1 + std::log(v / (r * r)))).epsilon(1e-12));
-  for (double nats : {1.0, 0.01, 1e-4}) {
-    CAPTURE(nats);
-    const double s = prior.terminal_noise_ratio(nats);
-    CHECK(prior.terminal_kl(s) <= nats);
-    CHECK(prior.terminal_kl(s / 1.002) > nats);  // the smallest such level, to the bisection's 0.1 %
-  }
-  CHECK_THROWS_AS(prior.terminal_noise_ratio(0.0), eps::value_error);
 }
