@@ -2,11 +2,12 @@
 # Installs the Debian 12 packages eps needs that are missing on this machine (nothing else), with
 # apt-get, as root or through sudo. Usage: scripts/install-deps.sh [--bench]
 # LibTorch (libtorch-dev, CPU) comes with libopenblas0-openmp: without it LibTorch falls back to the
-# reference BLAS (20-30x slower matrix products; shared/notes/TOOLCHAIN.md).
+# reference BLAS (20-30x slower matrix products). clang-format checks the sources' format (test
+# format.check); zlib reads the gzip IDX files of dataset-fashion-mnist (real Fashion-MNIST).
 set -euo pipefail
 
 pkgs=(cmake g++ make pkg-config libeigen3-dev libxtensor-dev libfftw3-dev doctest-dev libcli11-dev nlohmann-json3-dev gnuplot-nox
-      libtorch-dev libopenblas0-openmp clang-format)
+      libtorch-dev libopenblas0-openmp clang-format zlib1g-dev dataset-fashion-mnist)
 for arg in "$@"; do
   case "$arg" in
     --bench) pkgs+=(libbenchmark-dev) ;;
