@@ -93,6 +93,8 @@ TEST_CASE("idx: truncated, mislabelled, oversized and corrupt files are named er
   CHECK_THROWS_WITH_AS(read_idx("/nonexistent/dir/x.gz"), Contains("does not exist"), eps::io_error);
   CHECK_THROWS_WITH_AS(read_idx(std::string(eps::cli::kFashionMnistDir) + "/no-such-file-idx1-ubyte.gz"),
                        Contains("install the Debian package dataset-fashion-mnist"), eps::io_error);
+  CHECK_THROWS_WITH_AS(eps::cli::load_fashion_mnist("/nonexistent/dir", true),
+                       Contains("expected the Fashion-MNIST IDX files"), eps::io_error);
 }
 
 TEST_CASE("idx: the real Fashion-MNIST of the Debian package") {

@@ -101,8 +101,7 @@ TEST_CASE("edm: bad levels and shapes are named errors") {
                        doctest::Contains("with B = 3"), shape_error);
   CHECK_THROWS_AS(pre.coefficients(one, at::ones({3}, at::kDouble)), shape_error);
   const auto bad_net = [](const at::Tensor& xi, const at::Tensor&) { return xi.flatten(1); };
-  CHECK_THROWS_WITH_AS(pre.denoise(bad_net, x, one, one), doctest::Contains("the network returned [2,9]"),
-                       shape_error);
+  CHECK_THROWS_WITH_AS(pre.denoise(bad_net, x, one, one), doctest::Contains("the network returned [2,9]"), shape_error);
   CHECK_THROWS_AS(EdmPreconditioning(0.0), value_error);
   CHECK_THROWS_AS(pre.loss(id, x, at::zeros({2, 1, 3, 4}, at::kDouble), one, one), shape_error);
 }
@@ -165,6 +164,19 @@ TEST_CASE("edm: the moving average is beta^n (theta0 - theta) + theta for consta
   for (std::size_t k = 0; k < start.size(); ++k) {
     const at::Tensor want = now[k] + std::pow(beta, 7) * (start[k] - now[k]);
     CHECK(max_abs(avg[k] - want) <= 1e-6);  // float32 parameters
+  }
+  {  // assign: a checkpoint's tensors back into a fresh average
+    Ema restored(*net);
+    std::vector<at::Tensor> saved;
+    for (const auto& [name, t] : ema.named_tensors()) saved.push_back(t.clone());
+    restored.assign(saved);
+    restored.copy_to(*other);
+    const std::vector<at::Tensor> back = snap(*other);
+    for (std::size_t k = 0; k < back.size(); ++k) CHECK(max_abs(back[k] - avg[k]) == 0);
+    saved.pop_back();
+    CHECK_THROWS_AS(restored.assign(saved), shape_error);
+    saved.push_back(at::zeros({5}));
+    CHECK_THROWS_WITH_AS(restored.assign(saved), doctest::Contains("tensor 1 ('bias') must be [2]"), shape_error);
   }
   CHECK(ema.named_tensors().size() == 2);
   CHECK(ema.named_tensors()[0].first == "weight");

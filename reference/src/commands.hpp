@@ -23,5 +23,6 @@ Eigen::MatrixXd to_host_matrix(const Op& A) {
 void add_demo_command(CLI::App& app);
 void add_toy_command(CLI::App& app);
 void add_posterior_command(CLI::App& app);
+void add_image_command(CLI::App& app);  ///< built with LibTorch only (EPS_CLI_IMAGE)
 
 }  // namespace eps::cli

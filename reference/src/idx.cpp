@@ -98,6 +98,15 @@ IdxArray read_idx(const std::string& path) {
 
 FashionMnist load_fashion_mnist(const std::string& dir, bool train) {
   const std::string prefix = (fs::path(dir) / (train ? "train" : "t10k")).string();
+  for (const char* part : {"-images-idx3-ubyte.gz", "-labels-idx1-ubyte.gz"}) {
+    std::error_code ec;
+    EPS_CHECK(
+        fs::exists(prefix + part, ec), io_error, "'", prefix, part,
+        "' does not exist: expected the Fashion-MNIST IDX files ({train,t10k}-{images-idx3,labels-idx1}-ubyte.gz) "
+        "in '",
+        dir, "'; the Debian package dataset-fashion-mnist installs them in ", kFashionMnistDir,
+        " (apt-get install dataset-fashion-mnist, or scripts/install-deps.sh)");
+  }
   const IdxArray im = read_idx(prefix + "-images-idx3-ubyte.gz");
   const IdxArray lb = read_idx(prefix + "-labels-idx1-ubyte.gz");
   EPS_CHECK(im.dims.size() == 3 && im.dims[1] == 28 && im.dims[2] == 28, io_error, "'", prefix,

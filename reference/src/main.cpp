@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   eps::cli::add_demo_command(app);
   eps::cli::add_toy_command(app);
   eps::cli::add_posterior_command(app);
+#ifdef EPS_CLI_IMAGE
+  eps::cli::add_image_command(app);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

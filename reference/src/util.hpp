@@ -72,7 +72,8 @@ class Progress {
   ~Progress() {
     if (shown_) std::cerr << "\n";
   }
-  void update(long done) {
+  /// Shows done/total, elapsed and remaining time, and `extra` (for example the loss and steps per second).
+  void update(long done, const std::string& extra = {}) {
     if (!enabled_ || clock_.seconds() < 1.0) return;
     const double now = clock_.seconds();
     if (shown_ && now - last_ < 0.1 && done < total_) return;
@@ -83,7 +84,8 @@ class Progress {
     const double eta = done > 0 ? now * (total_ - done) / done : 0;
     std::cerr << "\r" << label_ << " [" << std::string(static_cast<std::size_t>(filled), '#')
               << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done << "/" << total_ << "  "
-              << static_cast<int>(now) << "s elapsed, ~" << static_cast<int>(eta) << "s left   " << std::flush;
+              << static_cast<int>(now) << "s elapsed, ~" << static_cast<int>(eta) << "s left"
+              << (extra.empty() ? "" : "  ") << extra << "   " << std::flush;
   }
 
  private:

@@ -68,7 +68,8 @@ class EdmPreconditioning {
     const EdmCoefficients c = coefficients(alpha, sigma);
     check_batch(x, alpha, "eps::libtorch::EdmPreconditioning::denoise");
     const at::Tensor out = raw(per_sample(c.c_in, x) * x, c.c_noise);
-    EPS_CHECK(out.sizes() == x.sizes(), shape_error, "eps::libtorch::EdmPreconditioning::denoise: the network returned ",
+    EPS_CHECK(out.sizes() == x.sizes(), shape_error,
+              "eps::libtorch::EdmPreconditioning::denoise: the network returned ",
               detail::libtorch::sizes_str(out.sizes()), " for an input of ", detail::libtorch::sizes_str(x.sizes()));
     return per_sample(c.c_skip, x) * x + per_sample(c.c_out, x) * out;
   }
@@ -101,22 +102,23 @@ class EdmPreconditioning {
     return v.to(x.scalar_type()).view(shape);
   }
   static void check_levels(const at::Tensor& alpha, const at::Tensor& sigma, const char* where) {
-    EPS_CHECK(alpha.defined() && sigma.defined() && alpha.dim() == 1 && sigma.dim() == 1 &&
-                  alpha.size(0) == sigma.size(0),
-              shape_error, where, ": alpha and sigma must be 1-D of one length (one per sample), got ",
-              alpha.defined() ? detail::libtorch::sizes_str(alpha.sizes()) : "undefined", " and ",
-              sigma.defined() ? detail::libtorch::sizes_str(sigma.sizes()) : "undefined");
+    EPS_CHECK(
+        alpha.defined() && sigma.defined() && alpha.dim() == 1 && sigma.dim() == 1 && alpha.size(0) == sigma.size(0),
+        shape_error, where, ": alpha and sigma must be 1-D of one length (one per sample), got ",
+        alpha.defined() ? detail::libtorch::sizes_str(alpha.sizes()) : "undefined", " and ",
+        sigma.defined() ? detail::libtorch::sizes_str(sigma.sizes()) : "undefined");
     const at::Tensor bad = (~(alpha > 0) | ~(sigma > 0) | ~at::isfinite(alpha) | ~at::isfinite(sigma)).nonzero();
     if (bad.size(0) > 0) {
       const std::int64_t i = bad[0][0].item<std::int64_t>();
-      eps::detail::raise<domain_error>(where, ": the preconditioning needs finite alpha > 0 and sigma > 0 (0 < t < 1 on a ",
-                "schedule with alpha(1) = 0); sample ", i, " has alpha=", alpha[i].item<double>(),
-                ", sigma=", sigma[i].item<double>());
+      eps::detail::raise<domain_error>(where,
+                                       ": the preconditioning needs finite alpha > 0 and sigma > 0 (0 < t < 1 on a ",
+                                       "schedule with alpha(1) = 0); sample ", i,
+                                       " has alpha=", alpha[i].item<double>(), ", sigma=", sigma[i].item<double>());
     }
   }
   static void check_batch(const at::Tensor& x, const at::Tensor& alpha, const char* where) {
-    EPS_CHECK(x.defined() && x.dim() >= 1 && x.size(0) == alpha.size(0), shape_error, where, ": x must be [B, ...] with B = ",
-              alpha.size(0), " (one level per sample), got ",
+    EPS_CHECK(x.defined() && x.dim() >= 1 && x.size(0) == alpha.size(0), shape_error, where,
+              ": x must be [B, ...] with B = ", alpha.size(0), " (one level per sample), got ",
               x.defined() ? detail::libtorch::sizes_str(x.sizes()) : "undefined");
   }
 
@@ -211,6 +213,21 @@ class Ema {
       at::Tensor dst = current[i];
       dst.copy_(entries_[i].value);
     }
+  }
+
+  /// Replaces the average by `tensors` (from a checkpoint: named_tensors()'s values, in that order); each
+  /// must have the shape of the tensor it replaces, else shape_error. Copies into the existing storage, so
+  /// the average keeps its devices and dtypes.
+  void assign(const std::vector<at::Tensor>& tensors) {
+    EPS_CHECK(tensors.size() == entries_.size(), shape_error, "eps::libtorch::Ema::assign: got ", tensors.size(),
+              " tensors, the average has ", entries_.size());
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+      EPS_CHECK(tensors[i].defined() && tensors[i].sizes() == entries_[i].value.sizes(), shape_error,
+                "eps::libtorch::Ema::assign: tensor ", i, " ('", entries_[i].name, "') must be ",
+                detail::libtorch::sizes_str(entries_[i].value.sizes()), ", got ",
+                tensors[i].defined() ? detail::libtorch::sizes_str(tensors[i].sizes()) : "undefined");
+    at::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < tensors.size(); ++i) entries_[i].value.copy_(tensors[i]);
   }
 
   /// The averaged tensors, parameters first then buffers, in the module's order (for checkpoints).
