@@ -1,18 +1,15 @@
 // SPDX-License-Identifier: MIT
 // eps/metrics.hpp: the 1-D, sliced and max-sliced Wasserstein distances against hand values and the closed
 // forms for Gaussians.
-#include <doctest/doctest.h>
-
-#include <Eigen/Core>
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "common.hpp"
 #include "eps/metrics.hpp"
 
 using namespace eps;
-using Mat = Eigen::MatrixXd;
-using Vec = Eigen::VectorXd;
+using namespace eps::test;
 
 namespace {
 /// Standard normal quantile by bisection on erfc (for deterministic "perfect" samples).
@@ -28,12 +25,6 @@ std::vector<double> quantile_sample(double m, double s, int n) {
   std::vector<double> v(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = m + s * normal_quantile((i + 0.5) / n);
   return v;
-}
-Mat randn_mat(Eigen::Index r, Eigen::Index c, std::mt19937_64& gen) {
-  std::normal_distribution<double> n;
-  Mat m(r, c);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = n(gen);
-  return m;
 }
 }  // namespace
 

@@ -6,9 +6,9 @@
 /// constant) but robust, so it is the fallback whenever BDCSVD's output is not finite.
 ///
 /// Instantiating both SVDs costs ~15 s of compile time in every file that builds a Dense operator, so the
-/// CMake targets eps::eigen and eps::xtensor link a library that instantiates thin_svd once for float and
-/// double matrices and define EPS_COMPILED_SVD, which declares those instantiations `extern` here. Without
-/// CMake (no macro) the header stays self-contained.
+/// CMake targets eps::eigen and eps::xtensor link a library that instantiates thin_svd once for double
+/// matrices (float ones go through double, below) and define EPS_COMPILED_SVD, which declares those instantiations
+/// `extern` here. Without CMake (no macro) the header stays self-contained.
 #pragma once
 
 #include <Eigen/SVD>
@@ -45,7 +45,17 @@ ThinSvd<M> thin_svd(const M& m, bool want_u = true, bool want_v = true) {
 
 #ifdef EPS_COMPILED_SVD
 extern template ThinSvd<Eigen::MatrixXd> thin_svd(const Eigen::MatrixXd&, bool, bool);
-extern template ThinSvd<Eigen::MatrixXf> thin_svd(const Eigen::MatrixXf&, bool, bool);
 #endif
+
+/// Float matrices are factorised in double and the factors rounded to float: as accurate as float can hold
+/// (more than a float SVD), and one instantiation of the SVDs instead of two (each is ~25 s of compile time).
+inline ThinSvd<Eigen::MatrixXf> thin_svd(const Eigen::MatrixXf& m, bool want_u = true, bool want_v = true) {
+  const ThinSvd<Eigen::MatrixXd> d = thin_svd(Eigen::MatrixXd(m.cast<double>()), want_u, want_v);
+  ThinSvd<Eigen::MatrixXf> r;
+  r.s = d.s.cast<float>();
+  if (want_u) r.u = d.u.cast<float>();
+  if (want_v) r.v = d.v.cast<float>();
+  return r;
+}
 
 }  // namespace eps::detail::cpu
