@@ -205,6 +205,14 @@ void load_checkpoint(const fs::path& path, Run& r, const json& config, const std
   const auto bad = [&](const std::string& why) {
     detail::raise<io_error>("checkpoint '", path.string(), "' is not a usable eps training checkpoint: ", why);
   };
+  // A checkpoint is a zip archive (torch's serialisation format) that ends with its central directory: a
+  // file that is not one, or one cut short, is refused here, before LibTorch 1.13's reader (which leaks its
+  // state when the directory cannot be parsed).
+  const auto eocd = bytes.size() >= 22 ? bytes.rfind("PK\x05\x06") : std::string::npos;
+  if (bytes.size() < 4 || bytes.compare(0, 4, "PK\x03\x04") != 0)
+    bad("corrupt or not a checkpoint (not a zip archive)");
+  if (eocd == std::string::npos || bytes.size() - eocd > 22 + 65535)
+    bad("corrupt or not a checkpoint (truncated: the zip archive has no central directory at its end)");
   try {
     std::istringstream is(bytes);
     ar.load_from(is, device);
