@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Shared by the pivot benchmarks of every backend: the batched image sizes, the noise levels, and glibc's
-// allocator setting of the eps program (shared/notes/TOOLCHAIN.md).
+// allocator setting of the eps program (docs/benchmarks.md).
 #pragma once
 
 #include <malloc.h>

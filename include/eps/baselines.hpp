@@ -14,7 +14,7 @@
 /// - DDRM (Kawar et al. 2022): its own spectral update in the V basis, η = 0.85, η_b = 1 (paper defaults).
 /// - The zero-shot pivot: the pretrained isotropic denoiser fed the exact pivot x̃ = α μ* at the current
 ///   time (exact only where Σ̃ is isotropic).
-/// - The equivalent time (PAPER.md App. A.6, docs/math.md §7): when AᵀA = γ² I, Σ* = σ*² I and D(α(t*) μ*, t*)
+/// - The equivalent time (docs/math.md §4.1): when AᵀA = γ² I, Σ* = σ*² I and D(α(t*) μ*, t*)
 ///   with σ(t*)/α(t*) = σ* is the exact posterior denoiser.
 /// The wrappers (`*_denoiser`) store the denoiser they wrap by value (std::ref to share; eps/samplers.hpp).
 #pragma once
@@ -245,7 +245,7 @@ auto zero_shot_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, doubl
   };
 }
 
-/// The equivalent-time reduction of PAPER.md App. A.6 (AᵀA = γ² I only; throws domain_error otherwise):
+/// The equivalent-time reduction (docs/math.md §4.1; AᵀA = γ² I only; throws domain_error otherwise):
 /// D(α(t*) μ*, t*) with σ(t*)/α(t*) = σ*; below the schedule's smallest ratio the denoiser is the identity
 /// (x̂0 = μ*).
 template <Schedule S, SpectralOperator Op, class D>

@@ -342,7 +342,7 @@ auto posterior_denoiser(S s, Op A, typename Op::tensor_type y, double sigma_y, A
   };
 }
 
-/// PAPER.md Obs. 4 (docs/math.md §4): one evaluation of the posterior denoiser at the largest noise of the
+/// The high-noise limit (docs/math.md §4.1): one evaluation of the posterior denoiser at the largest noise of the
 /// grid estimates the posterior mean E[x0 | y] (μ* → A†y + P_N x_t there).
 template <Schedule S, Tensor T, Denoiser<T> D>
 SampleResult<T> one_step_posterior_mean(D&& posterior, const S& s, const T& x, const EdmOptions& o = {}) {

@@ -111,8 +111,8 @@ Data load_data(const TrainOptions& o, const at::Device& device) {
               tr.size(), " training images, got ", o.train_subset);
     tr.resize(static_cast<std::size_t>(o.train_subset));
   }
-  const at::Tensor all =
-      at::from_blob(const_cast<float*>(fm.images.data()), {n, 1, fm.height, fm.width}, at::kFloat).clone();
+  // A view of fm's pixels: index_select below copies what it keeps.
+  const at::Tensor all = at::from_blob(const_cast<float*>(fm.images.data()), {n, 1, fm.height, fm.width}, at::kFloat);
   Data d;
   d.train = all.index_select(0, at::tensor(tr, at::kLong)).to(device);
   d.val = all.index_select(0, at::tensor(va, at::kLong)).to(device);
@@ -162,7 +162,7 @@ UNetConfig net_config(const TrainOptions& o) {
   return c;
 }
 
-void save_checkpoint(const fs::path& path, const Run& r, const json& config, const std::string& data_hash,
+void save_checkpoint(const fs::path& path, Run& r, const json& config, const std::string& data_hash,
                      const at::Device& device) {
   torch::serialize::OutputArchive ar;
   ar.write("format", c10::IValue(std::string("eps.train_checkpoint")));
@@ -182,9 +182,8 @@ void save_checkpoint(const fs::path& path, const Run& r, const json& config, con
   ar.write("ema", ema);
   r.opt->save(opt);
   ar.write("optimizer", opt);
-  libtorch::Generator& g = const_cast<libtorch::Generator&>(r.gen);
-  ar.write("rng_cpu", g.on(at::kCPU).get_state());
-  if (!device.is_cpu()) ar.write("rng_device", g.on(device).get_state());
+  ar.write("rng_cpu", r.gen.on(at::kCPU).get_state());
+  if (!device.is_cpu()) ar.write("rng_device", r.gen.on(device).get_state());
   at::Tensor log = at::empty({static_cast<std::int64_t>(r.log.size()), 4}, at::kDouble);
   for (std::size_t i = 0; i < r.log.size(); ++i) {
     const LogRow& l = r.log[i];

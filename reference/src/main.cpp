@@ -11,7 +11,7 @@
 #include "eps/version.hpp"
 
 int main(int argc, char** argv) {
-  // glibc's allocator thrashes on many large temporaries (shared/notes/TOOLCHAIN.md).
+  // glibc's allocator thrashes on many large temporaries (docs/benchmarks.md).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   CLI::App app{"eps " EPS_VERSION_STRING ": exact posterior sampling for linear inverse problems (reference program)"};
