@@ -10,6 +10,7 @@
 #include "eps/error.hpp"
 #include "eps/linalg.hpp"
 #include "eps/metrics.hpp"
+#include "eps/network_input.hpp"
 #include "eps/operators/common.hpp"
 #include "eps/operators/compose.hpp"
 #include "eps/operators/concepts.hpp"
@@ -24,4 +25,5 @@
 #include "eps/samplers.hpp"
 #include "eps/schedule.hpp"
 #include "eps/shape.hpp"
+#include "eps/tasks.hpp"
 #include "eps/version.hpp"

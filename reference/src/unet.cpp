@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "eps/backends/torch_edm.hpp"
 #include "eps/error.hpp"
 
 namespace eps::cli {
@@ -155,6 +156,11 @@ std::int64_t UNetImpl::parameter_count() const {
   std::int64_t n = 0;
   for (const auto& p : parameters()) n += p.numel();
   return n;
+}
+
+void UNetImpl::widen_input(std::int64_t extra) {
+  conv_in = replace_module("conv_in", libtorch::widen_input_channels(conv_in, extra));
+  config_.in_channels += extra;
 }
 
 }  // namespace eps::cli

@@ -132,6 +132,9 @@ class GroupedSum {
   }
   /// The common singular value γ of every group.
   double gamma() const { return gamma_; }
+  /// The observation image (docs/math.md §5): every measured value repeated over its group (nearest-
+  /// neighbour upsampling for AvgPool, the grey value in every channel for ColorToGray).
+  T observation(const T& y) const { return groups_.expand(out_check(y, "observation", "y")); }
 
  private:
   T reflect(const T& x) const {

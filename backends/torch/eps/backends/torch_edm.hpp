@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
+#include <torch/nn/modules/conv.h>
 
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,7 @@
 
 #include "eps/backends/torch.hpp"
 #include "eps/error.hpp"
+#include "eps/parametrization.hpp"
 #include "eps/schedule.hpp"
 
 namespace eps::libtorch {
@@ -84,13 +86,27 @@ class EdmPreconditioning {
     EPS_CHECK(x0.defined() && noise.defined() && x0.sizes() == noise.sizes(), shape_error, where,
               ": x0 and noise must have one shape, got ", detail::libtorch::sizes_str(x0.sizes()), " and ",
               detail::libtorch::sizes_str(noise.sizes()));
-    const EdmCoefficients c = coefficients(alpha, sigma);
     check_batch(x0, alpha, where);
     const at::Tensor xt = per_sample(alpha, x0) * x0 + per_sample(sigma, x0) * noise;
-    const at::Tensor out = raw(per_sample(c.c_in, xt) * xt, c.c_noise);
+    return loss_at(std::forward<F>(raw), xt, x0, alpha, sigma);
+  }
+
+  /// The same loss for a given network input x at level (α, σ): x_t, or the EPS pivot x̃ (docs/training.md
+  /// §5), whose noise is at most σ, so that the preconditioning of level σ applies and a prior fine-tuned
+  /// on x̃ starts as the prior. Returns [B].
+  template <class F>
+  at::Tensor loss_at(F&& raw, const at::Tensor& x, const at::Tensor& x0, const at::Tensor& alpha,
+                     const at::Tensor& sigma) const {
+    const char* where = "eps::libtorch::EdmPreconditioning::loss_at";
+    EPS_CHECK(x.defined() && x0.defined() && x.sizes() == x0.sizes(), shape_error, where,
+              ": x and x0 must have one shape, got ", x.defined() ? detail::libtorch::sizes_str(x.sizes()) : "undefined",
+              " and ", x0.defined() ? detail::libtorch::sizes_str(x0.sizes()) : "undefined");
+    const EdmCoefficients c = coefficients(alpha, sigma);
+    check_batch(x0, alpha, where);
+    const at::Tensor out = raw(per_sample(c.c_in, x) * x, c.c_noise);
     EPS_CHECK(out.sizes() == x0.sizes(), shape_error, where, ": the network returned ",
               detail::libtorch::sizes_str(out.sizes()), " for an input of ", detail::libtorch::sizes_str(x0.sizes()));
-    const at::Tensor target = (x0 - per_sample(c.c_skip, xt) * xt) / per_sample(c.c_out, xt);
+    const at::Tensor target = (x0 - per_sample(c.c_skip, x) * x) / per_sample(c.c_out, x);
     return (out - target).square().flatten(1).mean(1);
   }
 
@@ -147,6 +163,16 @@ struct LogNormalNoise {
 /// inversions), the tensors are returned on ς's device.
 struct TrainingLevels {
   at::Tensor t, alpha, sigma;
+  at::Tensor alpha_dot, sigma_dot;  ///< dα/dt, dσ/dt (what velocity prediction needs)
+
+  /// The same levels as the library's per-sample coefficients (host values), for eps/parametrization.hpp.
+  BatchCoefficients coefficients() const {
+    const auto host = [](const at::Tensor& v) {
+      const at::Tensor h = v.to(at::kCPU, at::kDouble).contiguous();
+      return BatchValues(std::vector<double>(h.data_ptr<double>(), h.data_ptr<double>() + h.numel()));
+    };
+    return {host(alpha), host(sigma), host(alpha_dot), host(sigma_dot)};
+  }
 };
 
 template <Schedule S>
@@ -158,6 +184,7 @@ TrainingLevels training_levels(const S& s, const at::Tensor& ratio) {
   const double lo = noise_ratio(s, s.t_min()), hi = noise_ratio(s, s.t_max());
   const std::int64_t n = host.size(0);
   at::Tensor t = at::empty({n}, at::kDouble), a = at::empty({n}, at::kDouble), g = at::empty({n}, at::kDouble);
+  at::Tensor da = at::empty({n}, at::kDouble), dg = at::empty({n}, at::kDouble);
   const double* r = host.data_ptr<double>();
   for (std::int64_t i = 0; i < n; ++i) {
     EPS_CHECK(std::isfinite(r[i]) && r[i] > 0, value_error, where, ": ratio ", i, " must be finite and > 0, got ",
@@ -167,9 +194,92 @@ TrainingLevels training_levels(const S& s, const at::Tensor& ratio) {
     t.data_ptr<double>()[i] = ti;
     a.data_ptr<double>()[i] = c.alpha;
     g.data_ptr<double>()[i] = c.sigma;
+    da.data_ptr<double>()[i] = c.alpha_dot;
+    dg.data_ptr<double>()[i] = c.sigma_dot;
   }
   const at::Device d = ratio.device();
-  return {t.to(d), a.to(d), g.to(d)};
+  return {t.to(d), a.to(d), g.to(d), da.to(d), dg.to(d)};
+}
+
+/// Velocity prediction (flow matching, docs/training.md §1): the raw network predicts the velocity
+/// v = α' x0 + σ' ε of the interpolant, scaled to unit variance for data of variance σ_d²:
+///   v̂(x) = c_v F(c_in x, c_noise),  c_v = √(α'² σ_d² + σ'²),  c_in, c_noise as EDM's.
+/// For a noisy input x at (α, σ, α', σ') the target is the library's conversion
+/// v* = eps::velocity_from_x0(x0, x, c) (docs/math.md §4.1), which is α' x0 + σ' ε for x = x_t and the
+/// velocity that x0 implies for any other input (the EPS pivot); x̂0 comes back through
+/// eps::x0_from_velocity. Needs α > 0, σ > 0 and α'σ − σ'α ≠ 0 per sample.
+class VelocityParametrization {
+ public:
+  explicit VelocityParametrization(double sigma_data = 0.5) : edm_(sigma_data) {}
+  double sigma_data() const { return edm_.sigma_data(); }
+
+  /// c_v per sample ([B], float64, on α's device).
+  at::Tensor velocity_scale(const TrainingLevels& lv) const {
+    const double sd = edm_.sigma_data();
+    return at::sqrt(lv.alpha_dot * lv.alpha_dot * (sd * sd) + lv.sigma_dot * lv.sigma_dot);
+  }
+
+  /// v̂(x) = c_v F(c_in x, c_noise).
+  template <class F>
+  at::Tensor velocity(F&& raw, const at::Tensor& x, const TrainingLevels& lv) const {
+    const EdmCoefficients c = edm_.coefficients(lv.alpha, lv.sigma);
+    const at::Tensor out = raw(per_sample(c.c_in, x) * x, c.c_noise);
+    EPS_CHECK(out.sizes() == x.sizes(), shape_error, "eps::libtorch::VelocityParametrization: the network returned ",
+              detail::libtorch::sizes_str(out.sizes()), " for an input of ", detail::libtorch::sizes_str(x.sizes()));
+    return per_sample(velocity_scale(lv), x) * out;
+  }
+
+  /// x̂0 = eps::x0_from_velocity(v̂(x), x, c): the denoiser the samplers use.
+  template <class F>
+  at::Tensor denoise(F&& raw, const at::Tensor& x, const TrainingLevels& lv) const {
+    return eps::x0_from_velocity(velocity(std::forward<F>(raw), x, lv), x, lv.coefficients());
+  }
+
+  /// Mean over the sample's entries of ‖F(c_in x, c_noise) − v*/c_v‖², v* = eps::velocity_from_x0(x0, x, c).
+  /// Returns [B].
+  template <class F>
+  at::Tensor loss_at(F&& raw, const at::Tensor& x, const at::Tensor& x0, const TrainingLevels& lv) const {
+    const char* where = "eps::libtorch::VelocityParametrization::loss_at";
+    EPS_CHECK(x.defined() && x0.defined() && x.sizes() == x0.sizes() && x.size(0) == lv.alpha.size(0), shape_error,
+              where, ": x and x0 must be [B, ...] of one shape with B levels");
+    const EdmCoefficients c = edm_.coefficients(lv.alpha, lv.sigma);
+    const at::Tensor out = raw(per_sample(c.c_in, x) * x, c.c_noise);
+    EPS_CHECK(out.sizes() == x.sizes(), shape_error, where, ": the network returned ",
+              detail::libtorch::sizes_str(out.sizes()), " for an input of ", detail::libtorch::sizes_str(x.sizes()));
+    const at::Tensor target = eps::velocity_from_x0(x0, x, lv.coefficients()) / per_sample(velocity_scale(lv), x);
+    return (out - target).square().flatten(1).mean(1);
+  }
+
+ private:
+  static at::Tensor per_sample(const at::Tensor& v, const at::Tensor& x) {
+    std::vector<std::int64_t> shape(static_cast<std::size_t>(x.dim()), 1);
+    shape[0] = v.size(0);
+    return v.to(x.scalar_type()).view(shape);
+  }
+  EdmPreconditioning edm_;
+};
+
+/// The zero-initialised widening of a pretrained first convolution (docs/math.md §5): a copy of `conv`
+/// (same options, weights and bias, on the same device and dtype) that takes `extra` more input channels,
+/// appended after the existing ones, with weights 0, so that on [x, anything] it computes exactly what
+/// `conv` computed on x. The copy is a new module: register it in place of the old one.
+inline torch::nn::Conv2d widen_input_channels(const torch::nn::Conv2d& conv, std::int64_t extra) {
+  EPS_CHECK(!conv.is_empty(), value_error, "eps::libtorch::widen_input_channels: empty convolution");
+  EPS_CHECK(extra >= 1, value_error, "eps::libtorch::widen_input_channels: extra channels must be >= 1, got ", extra);
+  EPS_CHECK(conv->options.groups() == 1, value_error,
+            "eps::libtorch::widen_input_channels: grouped convolutions are not supported (groups = ",
+            conv->options.groups(), ")");
+  const auto& c = conv->options;
+  torch::nn::Conv2dOptions o(c.in_channels() + extra, c.out_channels(), c.kernel_size());
+  o.stride(c.stride()).dilation(c.dilation()).groups(c.groups()).bias(c.bias()).padding_mode(c.padding_mode());
+  o.padding(c.padding());
+  torch::nn::Conv2d wide(o);
+  wide->to(conv->weight.device(), conv->weight.scalar_type());
+  at::NoGradGuard no_grad;
+  const at::Tensor& w = conv->weight;
+  wide->weight.copy_(at::cat({w, at::zeros({w.size(0), extra, w.size(2), w.size(3)}, w.options())}, 1));
+  if (conv->bias.defined()) wide->bias.copy_(conv->bias);
+  return wide;
 }
 
 /// An exponential moving average of a module's parameters (buffers are copied, not averaged):
