@@ -3,11 +3,13 @@
 # apt-get, as root or through sudo. Usage: scripts/install-deps.sh [--bench]
 # LibTorch (libtorch-dev, CPU) comes with libopenblas0-openmp: without it LibTorch falls back to the
 # reference BLAS (20-30x slower matrix products). clang-format checks the sources' format (test
-# format.check); zlib reads the gzip IDX files of dataset-fashion-mnist (real Fashion-MNIST).
+# format.check); zlib reads the gzip IDX files of dataset-fashion-mnist (real Fashion-MNIST); libgloo-dev
+# holds the Gloo headers that LibTorch's c10d process group includes (data-parallel training); libstb-dev's
+# stb_image_write writes image grids as PNG.
 set -euo pipefail
 
 pkgs=(cmake g++ make pkg-config libeigen3-dev libxtensor-dev libfftw3-dev doctest-dev libcli11-dev nlohmann-json3-dev gnuplot-nox
-      libtorch-dev libopenblas0-openmp clang-format zlib1g-dev dataset-fashion-mnist)
+      libtorch-dev libopenblas0-openmp libgloo-dev clang-format zlib1g-dev dataset-fashion-mnist libstb-dev)
 for arg in "$@"; do
   case "$arg" in
     --bench) pkgs+=(libbenchmark-dev) ;;

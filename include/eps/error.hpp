@@ -52,6 +52,12 @@ class backend_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A collective of a data-parallel job failed: a peer process died or did not answer in time.
+class distributed_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// A file could not be read or written, or its content is malformed.
 class io_error : public std::runtime_error {
  public:

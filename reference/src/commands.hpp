@@ -23,6 +23,8 @@ Eigen::MatrixXd to_host_matrix(const Op& A) {
 void add_demo_command(CLI::App& app);
 void add_toy_command(CLI::App& app);
 void add_posterior_command(CLI::App& app);
-void add_image_command(CLI::App& app);  ///< built with LibTorch only (EPS_CLI_IMAGE)
+void add_image_command(CLI::App& app);               ///< built with LibTorch only (EPS_CLI_IMAGE)
+void add_image_classifier_command(CLI::App& image);  ///< `eps image classifier`, added by add_image_command
+void add_image_sample_command(CLI::App& image);      ///< `eps image sample`, added by add_image_command
 
 }  // namespace eps::cli

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-// `eps image train`: trains the U-Net prior on Fashion-MNIST with EDM's recipe (docs/training.md §4):
-// preconditioning, loss weight and log-normal levels from eps/backends/torch_edm.hpp on any schedule of the
-// library, Adam with linear warm-up, an EMA of the weights, atomic checkpoints that hold everything a run
-// needs to continue bit for bit (`--resume`), a loss log (CSV) and its plot beside the checkpoint.
-#include <torch/cuda.h>
+// `eps image train`: trains the networks of the image pipeline on Fashion-MNIST (docs/training.md §4–6): the
+// U-Net prior with EDM's recipe, EPS networks on [pivot, observation image] (fine-tuned from a prior, or from
+// scratch) and Palette on [x_t, observation image], with an operator drawn for every minibatch; x0 or
+// velocity output on any schedule of the library; on one process or many (c10d data parallelism). Atomic
+// checkpoints hold everything a run needs to continue bit for bit (`--resume`); a loss log (CSV), its plot
+// and the EMA weights (`model.pt`) are written beside them.
 #include <torch/nn/module.h>
 #include <torch/optim/adam.h>
 #include <torch/serialize/input-archive.h>
@@ -15,13 +16,19 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
+#include <variant>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
+#include "eps/backends/torch_distributed.hpp"
 #include "eps/backends/torch_edm.hpp"
+#include "eps/network_input.hpp"
+#include "eps/tasks.hpp"
+#include "image_common.hpp"
 #include "idx.hpp"
 #include "unet.hpp"
 #include "util.hpp"
@@ -33,6 +40,12 @@ using json = nlohmann::json;
 
 struct TrainOptions {
   // What is trained (part of the checkpoint's configuration: a resumed run must match it).
+  std::string objective = "prior";  ///< prior | eps | palette
+  std::vector<std::string> tasks{"all"};
+  double sigma_y = 0.05;
+  std::string init;  ///< model.pt of a prior to fine-tune from (eps, palette)
+  bool from_scratch = false;
+  std::string output = "x0";  ///< x0 | velocity
   std::string schedule = "ve";
   std::int64_t batch = 64;
   double lr = 1e-3;
@@ -48,92 +61,57 @@ struct TrainOptions {
   std::int64_t val_images = 512;
   std::string data = kFashionMnistDir, out = "runs/prior", device = "cpu";
   int threads = 0;
+  double dist_timeout = 120;  ///< seconds a collective may wait for the other processes
   bool resume = false, no_plots = false, no_attention = false;
+
+  bool conditional() const { return objective != "prior"; }
 };
 
-json config_of(const TrainOptions& o) {
-  return {{"model", "unet"},
-          {"objective", "edm_prior"},
-          {"schedule", o.schedule},
-          {"batch", o.batch},
-          {"lr", o.lr},
-          {"warmup", o.warmup},
-          {"ema_half_life", o.ema_half_life},
-          {"channels", o.channels},
-          {"blocks", o.blocks},
-          {"multipliers", o.multipliers},
-          {"attention", !o.no_attention},
-          {"train_subset", o.train_subset},
-          {"seed", o.seed},
-          {"sigma_data", 0.5},
-          {"p_mean", -1.2},
-          {"p_std", 1.2}};
+/// The tasks of --tasks ("all": the five).
+std::vector<Task> task_list(const TrainOptions& o) {
+  std::vector<Task> t;
+  for (const std::string& name : o.tasks) {
+    if (name == "all") {
+      t.insert(t.end(), all_tasks.begin(), all_tasks.end());
+    } else {
+      try {
+        t.push_back(task_from_string(name));
+      } catch (const value_error& e) {
+        detail::raise<value_error>("--tasks: ", e.what());
+      }
+    }
+  }
+  return t;
 }
 
-/// FNV-1a (64 bit) of a byte range, continued from h.
-std::uint64_t fnv1a(const void* data, std::size_t n, std::uint64_t h = 1469598103934665603ull) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-std::string hex(std::uint64_t h) {
-  std::ostringstream os;
-  os << std::hex << std::setw(16) << std::setfill('0') << h;
-  return os.str();
-}
-/// The hash of a module's parameters and buffers (their float bytes on the CPU, in order).
-std::string weights_hash(const torch::nn::Module& m) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (const auto& t : m.parameters()) {
-    const at::Tensor c = t.detach().to(at::kCPU).contiguous();
-    h = fnv1a(c.data_ptr(), static_cast<std::size_t>(c.nbytes()), h);
+/// The training configuration: what a checkpoint must match to be resumed, and what a model file records.
+/// A prior's keys are those of the first version of this program (so that its checkpoints still resume).
+json config_of(const TrainOptions& o, const std::string& init_hash) {
+  json c = {{"model", "unet"},
+            {"objective", o.conditional() ? o.objective : "edm_prior"},
+            {"schedule", o.schedule},
+            {"batch", o.batch},
+            {"lr", o.lr},
+            {"warmup", o.warmup},
+            {"ema_half_life", o.ema_half_life},
+            {"channels", o.channels},
+            {"blocks", o.blocks},
+            {"multipliers", o.multipliers},
+            {"attention", !o.no_attention},
+            {"train_subset", o.train_subset},
+            {"seed", o.seed},
+            {"sigma_data", 0.5},
+            {"p_mean", -1.2},
+            {"p_std", 1.2}};
+  if (o.output != "x0" || o.conditional()) c["output"] = o.output;
+  if (o.conditional()) {
+    std::vector<std::string> names;
+    for (Task t : task_list(o)) names.emplace_back(to_string(t));
+    c["tasks"] = names;
+    c["sigma_y"] = o.sigma_y;
+    c["init"] = o.from_scratch ? std::string("scratch") : init_hash;
   }
-  for (const auto& t : m.buffers()) {
-    const at::Tensor c = t.detach().to(at::kCPU).contiguous();
-    h = fnv1a(c.data_ptr(), static_cast<std::size_t>(c.nbytes()), h);
-  }
-  return hex(h);
-}
-
-/// The data: training images without the validation split (every 30th image of the training set: 2000
-/// images, fixed whatever the seed), on `device`, [N, 1, 28, 28] in [−1, 1].
-struct Data {
-  at::Tensor train, val;
-  std::string hash;
-};
-Data load_data(const TrainOptions& o, const at::Device& device) {
-  const FashionMnist fm = load_fashion_mnist(o.data, true);
-  const std::int64_t n = fm.count;
-  std::vector<std::int64_t> tr, va;
-  for (std::int64_t i = 0; i < n; ++i) (i % 30 == 0 ? va : tr).push_back(i);
-  if (o.train_subset > 0) {
-    EPS_CHECK(o.train_subset <= static_cast<std::int64_t>(tr.size()), value_error, "--train-subset: at most ",
-              tr.size(), " training images, got ", o.train_subset);
-    tr.resize(static_cast<std::size_t>(o.train_subset));
-  }
-  // A view of fm's pixels: index_select below copies what it keeps.
-  const at::Tensor all = at::from_blob(const_cast<float*>(fm.images.data()), {n, 1, fm.height, fm.width}, at::kFloat);
-  Data d;
-  d.train = all.index_select(0, at::tensor(tr, at::kLong)).to(device);
-  d.val = all.index_select(0, at::tensor(va, at::kLong)).to(device);
-  std::uint64_t h = fnv1a(fm.images.data(), fm.images.size() * sizeof(float));
-  h = fnv1a(tr.data(), tr.size() * sizeof(std::int64_t), h);
-  d.hash = hex(h);
-  return d;
-}
-
-at::Device parse_device(const std::string& s) {
-  try {
-    const at::Device d(s);
-    EPS_CHECK(d.is_cpu() || (d.is_cuda() && at::hasCUDA()), value_error, "--device ", s,
-              ": this LibTorch has no CUDA (or no GPU is visible); use --device cpu");
-    if (d.is_cuda())
-      EPS_CHECK((d.has_index() ? d.index() : 0) < static_cast<int>(torch::cuda::device_count()), value_error,
-                "--device ", s, ": no such GPU");
-    return d;
-  } catch (const c10::Error&) {
-    detail::raise<value_error>("--device: expected cpu, cuda or cuda:k, got '", s, "'");
-  }
+  return c;
 }
 
 /// One row of the loss log.
@@ -141,15 +119,16 @@ struct LogRow {
   double step, train_loss, lr, val_loss;
 };
 
-/// Everything a run is: the network, its EMA, the optimizer, the generator, the data order, the log.
+/// Everything a run is: the network, its EMA, the optimizer, the generators, the data order, the log.
 struct Run {
   UNet net{nullptr};
   std::unique_ptr<libtorch::Ema> ema;
   std::unique_ptr<torch::optim::Adam> opt;
   libtorch::Generator gen;
-  at::Tensor perm;        ///< this epoch's order of the training images (CPU, int64)
-  std::int64_t pos = 0;   ///< position in perm
-  std::int64_t step = 0;  ///< optimizer steps done
+  std::optional<TaskSampler<at::Tensor>> tasks;  ///< conditional objectives: the operator of each minibatch
+  at::Tensor perm;                               ///< this epoch's order of the training images (CPU, int64)
+  std::int64_t pos = 0;                          ///< position in perm
+  std::int64_t step = 0;                         ///< optimizer steps done
   std::vector<LogRow> log;
 };
 
@@ -184,6 +163,7 @@ void save_checkpoint(const fs::path& path, Run& r, const json& config, const std
   ar.write("optimizer", opt);
   ar.write("rng_cpu", r.gen.on(at::kCPU).get_state());
   if (!device.is_cpu()) ar.write("rng_device", r.gen.on(device).get_state());
+  if (r.tasks) ar.write("rng_tasks", c10::IValue(r.tasks->state()));
   at::Tensor log = at::empty({static_cast<std::int64_t>(r.log.size()), 4}, at::kDouble);
   for (std::size_t i = 0; i < r.log.size(); ++i) {
     const LogRow& l = r.log[i];
@@ -199,25 +179,11 @@ void save_checkpoint(const fs::path& path, Run& r, const json& config, const std
 /// Restores r from the checkpoint at `path`; its configuration and data must be this run's.
 void load_checkpoint(const fs::path& path, Run& r, const json& config, const std::string& data_hash,
                      const at::Device& device) {
-  const std::string bytes = read_file(path);
   torch::serialize::InputArchive ar;
+  load_archive(path, ar, device, "eps training checkpoint");
   const auto bad = [&](const std::string& why) {
     detail::raise<io_error>("checkpoint '", path.string(), "' is not a usable eps training checkpoint: ", why);
   };
-  // A checkpoint is a zip archive (torch's serialisation format) that ends with its central directory: a
-  // file that is not one, or one cut short, is refused here, before LibTorch 1.13's reader (which leaks its
-  // state when the directory cannot be parsed).
-  const auto eocd = bytes.size() >= 22 ? bytes.rfind("PK\x05\x06") : std::string::npos;
-  if (bytes.size() < 4 || bytes.compare(0, 4, "PK\x03\x04") != 0)
-    bad("corrupt or not a checkpoint (not a zip archive)");
-  if (eocd == std::string::npos || bytes.size() - eocd > 22 + 65535)
-    bad("corrupt or not a checkpoint (truncated: the zip archive has no central directory at its end)");
-  try {
-    std::istringstream is(bytes);
-    ar.load_from(is, device);
-  } catch (const c10::Error& e) {
-    bad(std::string("corrupt or not a checkpoint (") + e.what_without_backtrace() + ")");
-  }
   try {
     c10::IValue v;
     if (!ar.try_read("format", v) || !v.isString() || v.toStringRef() != "eps.train_checkpoint")
@@ -254,6 +220,10 @@ void load_checkpoint(const fs::path& path, Run& r, const json& config, const std
       ar.read("rng_device", s);
       r.gen.on(device).set_state(s.to(at::kCPU));
     }
+    if (r.tasks) {
+      ar.read("rng_tasks", v);
+      r.tasks->set_state(v.toStringRef());
+    }
     at::Tensor log;
     ar.read("log", log);
     log = log.to(at::kCPU);
@@ -273,7 +243,7 @@ std::string number(double v) {
   return os.str();
 }
 
-void write_log(const fs::path& dir, const std::vector<LogRow>& log, bool plots) {
+void write_log(const fs::path& dir, const std::vector<LogRow>& log, bool plots, const std::string& what) {
   std::ostringstream os;
   os << "step,train_loss,lr,val_loss\n";
   os.precision(8);
@@ -284,8 +254,9 @@ void write_log(const fs::path& dir, const std::vector<LogRow>& log, bool plots) 
   if (!plots || std::system("command -v gnuplot > /dev/null 2>&1") != 0) return;
   const fs::path script = dir / "loss.gp";
   write_file_atomic(script, "set datafile separator ','\nset terminal pngcairo size 800,500\nset output '" +
-                                (dir / "loss.png").string() +
-                                "'\nset logscale y\nset xlabel 'step'\nset ylabel 'EDM loss'\nset key top right\n"
+                                (dir / "loss.png").string() + "'\nset logscale y\nset xlabel 'step'\nset ylabel '" +
+                                what +
+                                "'\nset key top right\n"
                                 "plot '" +
                                 (dir / "loss.csv").string() +
                                 "' every ::1 using 1:2 with lines title 'train (mean since last row)', '' every ::1 "
@@ -295,140 +266,276 @@ void write_log(const fs::path& dir, const std::vector<LogRow>& log, bool plots) 
     std::cerr << "eps image train: gnuplot failed on " << script << " (plot skipped)\n";
 }
 
-int train(const TrainOptions& o) {
+/// A minibatch as the network sees it: the clean images, the levels, the network's image input (x_t for
+/// the prior and Palette, the pivot x̃ for EPS) and the observation image (conditional objectives).
+struct Batch {
+  at::Tensor x0, input, observation;
+  libtorch::TrainingLevels lv;
+};
+
+/// Draws levels, noise and (conditional objectives) an operator and a measurement for x0, all from `gen`
+/// and `tasks`, in a fixed order (so that a resumed run draws what an uninterrupted one draws).
+template <Schedule S>
+Batch make_batch(const TrainOptions& o, const S& schedule, const at::Tensor& x0, libtorch::Generator& gen,
+                 TaskSampler<at::Tensor>* tasks) {
+  const at::Device device = x0.device();
+  const std::int64_t b = x0.size(0);
+  Batch out;
+  out.x0 = x0;
+  const at::Tensor ratio = libtorch::LogNormalNoise{}.sample(b, gen, device);
+  const at::Tensor noise = at::randn(x0.sizes(), gen.on(device), x0.options());
+  out.lv = libtorch::training_levels(schedule, ratio);
+  const auto per_sample = [&](const at::Tensor& v) { return v.to(x0.scalar_type()).view({b, 1, 1, 1}); };
+  const at::Tensor xt = per_sample(out.lv.alpha) * x0 + per_sample(out.lv.sigma) * noise;
+  if (!tasks) {
+    out.input = xt;
+    return out;
+  }
+  const auto drawn = tasks->draw(x0, b);
+  std::visit(
+      [&](const auto& A) {
+        const at::Tensor clean = A.apply(x0);
+        const at::Tensor y = clean + o.sigma_y * at::randn(clean.sizes(), gen.on(device), clean.options());
+        ConditionalInput<at::Tensor> in;
+        if (o.objective == "eps") {
+          const BatchCoefficients c = out.lv.coefficients();
+          PivotOptions po;
+          po.check_finite = false;  // x_t and y are finite by construction
+          in = eps_input(A, xt, y, NoiseLevels{c.alpha, c.sigma, o.sigma_y}, po);
+        } else {
+          in = palette_input(A, xt, y);
+        }
+        out.input = in.image;
+        out.observation = in.observation;
+      },
+      drawn.second);
+  return out;
+}
+
+/// The per-sample loss of rows [lo, hi) of a batch.
+at::Tensor batch_loss(const TrainOptions& o, UNet& net, const Batch& b, std::int64_t lo, std::int64_t hi) {
+  const auto rows = [&](const at::Tensor& t) { return t.slice(0, lo, hi); };
+  const at::Tensor obs = b.observation.defined() ? rows(b.observation) : at::Tensor();
+  const auto raw = [&](const at::Tensor& x, const at::Tensor& c) {
+    return net->forward(obs.defined() ? at::cat({x, obs}, 1) : x, c);
+  };
+  if (o.output == "velocity") {
+    libtorch::TrainingLevels lv{rows(b.lv.t), rows(b.lv.alpha), rows(b.lv.sigma), rows(b.lv.alpha_dot),
+                                rows(b.lv.sigma_dot)};
+    return libtorch::VelocityParametrization(0.5).loss_at(raw, rows(b.input), rows(b.x0), lv);
+  }
+  return libtorch::EdmPreconditioning(0.5).loss_at(raw, rows(b.input), rows(b.x0), rows(b.lv.alpha), rows(b.lv.sigma));
+}
+
+int train(TrainOptions o) {
   const at::Device device = parse_device(o.device);
   if (o.threads > 0) at::set_num_threads(o.threads);
-  const json config = config_of(o);
-  const Data data = load_data(o, device);
-  const fs::path out(o.out), ckpt = fs::path(o.out) / "checkpoint.pt";
+  EPS_CHECK(!o.conditional() || (o.init.empty() != !o.from_scratch), value_error, "--objective ", o.objective,
+            ": give exactly one of --init MODEL (fine-tune a prior) and --from-scratch");
+  EPS_CHECK(o.conditional() || (o.init.empty() && !o.from_scratch), value_error,
+            "--init and --from-scratch are for --objective eps or palette (a prior starts from random weights)");
+  EPS_CHECK(std::isfinite(o.sigma_y) && o.sigma_y > 0, value_error,
+            "--sigma-y must be finite and > 0 (the training measurements are noisy), got ", o.sigma_y);
+  const libtorch::DistributedEnv env = libtorch::DistributedEnv::from_environment();
+  EPS_CHECK(o.batch % env.world_size == 0, value_error, "--batch ", o.batch, " must be divisible by the ",
+            env.world_size, " processes of the job");
+  const at::Device run_device =
+      device.is_cuda() && !device.has_index() && env.world_size > 1 ? at::Device(at::kCUDA, env.local_rank) : device;
 
+  // The network: a prior to fine-tune (its architecture, its EMA weights, conv_in widened), or new weights.
   Run r;
-  r.gen = libtorch::Generator(o.seed);
+  std::string init_hash;
   at::manual_seed(o.seed);  // the initial weights
-  r.net = UNet(net_config(o));
-  r.net->to(device);
+  if (!o.init.empty()) {
+    ModelFile prior = read_model(o.init, run_device);
+    const json& pc = prior.config;
+    EPS_CHECK(pc.value("objective", "") == "edm_prior", value_error, "--init '", o.init, "' is a ",
+              pc.value("objective", "?"), " model; fine-tuning starts from a prior (objective edm_prior)");
+    EPS_CHECK(pc.value("schedule", "") == o.schedule && pc.value("output", "x0") == o.output, value_error, "--init '",
+              o.init, "' was trained with --schedule ", pc.value("schedule", "?"), " --output ",
+              pc.value("output", "x0"), "; this run has ", o.schedule, ", ", o.output);
+    const UNetConfig nc = prior.net->config();
+    EPS_CHECK(nc.in_channels == 1, value_error, "--init '", o.init, "': a prior has one input channel, this has ",
+              nc.in_channels);
+    o.channels = nc.channels;
+    o.blocks = nc.blocks;
+    o.multipliers = nc.multipliers;
+    o.no_attention = !nc.attention;
+    init_hash = weights_hash(*prior.net);
+    r.net = prior.net;
+    r.net->widen_input(1);
+  } else {
+    UNetConfig nc = net_config(o);
+    if (o.conditional()) nc.in_channels = 2;
+    r.net = UNet(nc);
+  }
+  r.net->to(run_device);
+  const json config = config_of(o, init_hash);
+  json model_config = config;
+  model_config["network"] = to_json(r.net->config());
+
+  const ImageData data = load_image_data(o.data, false, o.train_subset, run_device);
+  const fs::path out(o.out), ckpt = fs::path(o.out) / "checkpoint.pt";
+  libtorch::DataParallel dp(env, run_device.is_cuda() ? "nccl" : "gloo",
+                            std::chrono::milliseconds(static_cast<std::int64_t>(o.dist_timeout * 1000)));
+  const bool root = dp.is_root();
+
+  r.gen = libtorch::Generator(o.seed);
+  if (o.conditional()) r.tasks.emplace(ImageShape{1, 28, 28}, task_list(o), o.seed + 1);
   r.ema = std::make_unique<libtorch::Ema>(*r.net);
   r.opt = std::make_unique<torch::optim::Adam>(r.net->parameters(),
                                                torch::optim::AdamOptions(o.lr).betas({0.9, 0.999}).eps(1e-8));
   const std::int64_t n_train = data.train.size(0);
+  EPS_CHECK(o.batch <= n_train, value_error, "--batch ", o.batch, " exceeds the ", n_train, " training images");
   r.perm = at::randperm(n_train, r.gen.on(at::kCPU), at::kLong);
 
   if (fs::exists(ckpt)) {
     EPS_CHECK(o.resume, value_error, "'", ckpt.string(),
               "' exists: pass --resume to continue that run, or choose another --out");
-    load_checkpoint(ckpt, r, config, data.hash, device);
+    load_checkpoint(ckpt, r, config, data.hash, run_device);
     EPS_CHECK(r.step <= o.steps, value_error, "--steps ", o.steps, ": the checkpoint is already at step ", r.step);
-    std::cerr << "eps image train: resumed from " << ckpt.string() << " at step " << r.step << "\n";
-  } else if (o.resume) {
+    if (root) std::cerr << "eps image train: resumed from " << ckpt.string() << " at step " << r.step << "\n";
+  } else if (o.resume && root) {
     std::cerr << "eps image train: no checkpoint in " << out.string() << "; starting from step 0\n";
   }
+  dp.broadcast(r.net->parameters());  // every process starts from rank 0's weights
 
   const auto run_schedule = [&](auto&& body) {
     if (o.schedule == "ve") return body(VeEdm{});
     return body(Linear{});
   };
-  const libtorch::EdmPreconditioning pre(0.5);
-  const libtorch::LogNormalNoise levels;
   const double beta = libtorch::Ema::decay_for_half_life(double(o.batch), o.ema_half_life);
-  UNet eval_net(net_config(o));
-  eval_net->to(device);
+  UNet eval_net(r.net->config());
+  eval_net->to(run_device);
 
-  // The validation loss of the EMA weights: the first val_images validation images, noise and levels from
-  // a generator of fixed seed, so that every evaluation of a run (and of a resumed run) sees the same draws.
+  // The validation loss of the EMA weights: the first val_images validation images, with levels, noise and
+  // operators from generators of fixed seed, so that every evaluation of a run (and of a resumed run) sees
+  // the same draws.
   const auto validation = [&]() {
     r.ema->copy_to(*eval_net);
     eval_net->eval();
     torch::NoGradGuard ng;
     libtorch::Generator vg(1234567);
+    std::optional<TaskSampler<at::Tensor>> vt;
+    if (o.conditional()) vt.emplace(ImageShape{1, 28, 28}, task_list(o), 7654321);
     const std::int64_t nv = std::min<std::int64_t>(o.val_images, data.val.size(0));
     double total = 0;
     for (std::int64_t i = 0; i < nv; i += o.batch) {
       const at::Tensor x0 = data.val.slice(0, i, std::min(nv, i + o.batch));
-      const at::Tensor ratio = levels.sample(x0.size(0), vg, device);
-      const at::Tensor noise = at::randn(x0.sizes(), vg.on(device), x0.options());
-      const at::Tensor l = run_schedule([&](const auto& s) -> at::Tensor {
-        const libtorch::TrainingLevels lv = libtorch::training_levels(s, ratio);
-        return pre.loss([&](const at::Tensor& x, const at::Tensor& c) { return eval_net->forward(x, c); }, x0, noise,
-                        lv.alpha, lv.sigma);
-      });
-      total += l.sum().item<double>();
+      const Batch b = run_schedule([&](const auto& s) { return make_batch(o, s, x0, vg, vt ? &*vt : nullptr); });
+      total += batch_loss(o, eval_net, b, 0, x0.size(0)).sum().item<double>();
     }
     return total / double(nv);
   };
 
-  std::cerr << "eps image train: U-Net with " << r.net->parameter_count() << " parameters; " << n_train
-            << " training and " << data.val.size(0) << " validation images; schedule " << o.schedule << "; device "
-            << device << "; " << at::get_num_threads() << " threads\n";
-  Progress bar("train", o.steps);
+  if (root)
+    std::cerr << "eps image train: " << o.objective << " U-Net (" << r.net->config().in_channels << " input channels, "
+              << r.net->parameter_count() << " parameters"
+              << (o.init.empty() ? (o.conditional() ? ", from scratch" : "") : ", fine-tuned from " + o.init) << "); "
+              << n_train << " training and " << data.val.size(0) << " validation images; schedule " << o.schedule
+              << ", output " << o.output << "; device " << run_device << "; " << at::get_num_threads() << " threads"
+              << (env.world_size > 1 ? "; process " + std::to_string(env.rank) + " of " + std::to_string(env.world_size)
+                                     : std::string())
+              << "\n";
+  Progress bar("train", o.steps, r.step);
   Stopwatch clock;
   const std::int64_t first = r.step;
+  const std::int64_t shard = o.batch / env.world_size, lo = env.rank * shard;
   double acc = 0;
   std::int64_t acc_n = 0;
   r.net->train();
+  const std::string what = o.output == "velocity" ? "velocity loss" : "EDM loss";
   while (r.step < o.steps) {
     if (r.pos + o.batch > n_train) {
       r.perm = at::randperm(n_train, r.gen.on(at::kCPU), at::kLong);
       r.pos = 0;
     }
-    const at::Tensor idx = r.perm.slice(0, r.pos, r.pos + o.batch).to(device);
+    const at::Tensor idx = r.perm.slice(0, r.pos, r.pos + o.batch).to(run_device);
     r.pos += o.batch;
     const at::Tensor x0 = data.train.index_select(0, idx);
-    const at::Tensor ratio = levels.sample(o.batch, r.gen, device);
-    const at::Tensor noise = at::randn(x0.sizes(), r.gen.on(device), x0.options());
+    // Every process draws the whole minibatch (cheap next to the network) and trains on its shard.
+    const Batch b =
+        run_schedule([&](const auto& s) { return make_batch(o, s, x0, r.gen, r.tasks ? &*r.tasks : nullptr); });
     const double lr = o.lr * std::min(1.0, double(r.step + 1) / double(std::max<std::int64_t>(o.warmup, 1)));
     for (auto& group : r.opt->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-    const at::Tensor loss = run_schedule([&](const auto& s) -> at::Tensor {
-      const libtorch::TrainingLevels lv = libtorch::training_levels(s, ratio);
-      return pre
-          .loss([&](const at::Tensor& x, const at::Tensor& c) { return r.net->forward(x, c); }, x0, noise, lv.alpha,
-                lv.sigma)
-          .mean();
-    });
+    const at::Tensor loss = batch_loss(o, r.net, b, lo, lo + shard).mean();
     r.opt->zero_grad();
     loss.backward();
+    at::Tensor loss_value = loss.detach().to(at::kDouble).reshape({1}).clone();
+    std::vector<at::Tensor> reduce;
+    for (const at::Tensor& p : r.net->parameters()) reduce.push_back(p.grad());
+    dp.average(reduce);
+    dp.average({loss_value});
     r.opt->step();
     r.ema->update(*r.net, beta);
     ++r.step;
-    const double l = loss.item<double>();
+    const double l = loss_value.item<double>();
     EPS_CHECK(std::isfinite(l), convergence_error, "eps image train: the loss is not finite at step ", r.step,
               " (lower --lr?)");
     acc += l;
     ++acc_n;
     const bool at_ckpt = r.step % o.checkpoint_every == 0 || r.step == o.steps;
     if (r.step % o.log_every == 0 || at_ckpt) {
-      r.log.push_back({double(r.step), acc / double(acc_n), lr, at_ckpt ? validation() : std::nan("")});
+      r.log.push_back({double(r.step), acc / double(acc_n), lr, at_ckpt && root ? validation() : std::nan("")});
       r.net->train();
       acc = 0;
       acc_n = 0;
     }
-    if (at_ckpt) {
-      save_checkpoint(ckpt, r, config, data.hash, device);
-      write_log(out, r.log, !o.no_plots);
+    if (at_ckpt && root) {
+      save_checkpoint(ckpt, r, config, data.hash, run_device);
+      r.ema->copy_to(*eval_net);
+      write_model(out / "model.pt", *eval_net, model_config, r.step);
+      write_log(out, r.log, !o.no_plots, what);
     }
     const double sps = double(r.step - first) / std::max(clock.seconds(), 1e-9);
     std::ostringstream extra;
     extra << "loss " << std::setprecision(4) << l << ", " << std::setprecision(3) << sps << " steps/s";
     bar.update(r.step, extra.str());
   }
+  dp.barrier();
+  if (!root) return 0;
 
   // The summary: weights hashes (what the resume test compares), losses, cost.
-  const json summary = {{"config", config},
-                        {"steps", r.step},
-                        {"parameters", r.net->parameter_count()},
-                        {"weights_hash", weights_hash(*r.net)},
-                        {"ema_hash",
-                         [&] {
-                           r.ema->copy_to(*eval_net);
-                           return weights_hash(*eval_net);
-                         }()},
-                        {"final_val_loss", r.log.empty() ? 0.0 : r.log.back().val_loss},
-                        {"data_hash", data.hash},
-                        {"seconds_this_session", clock.seconds()}};
+  r.ema->copy_to(*eval_net);
+  if (first == r.step) write_model(out / "model.pt", *eval_net, model_config, r.step);
+  const double secs = clock.seconds();
+  const json summary = {
+      {"config", config},
+      {"network", model_config["network"]},
+      {"steps", r.step},
+      {"parameters", r.net->parameter_count()},
+      {"weights_hash", weights_hash(*r.net)},
+      {"ema_hash", weights_hash(*eval_net)},
+      {"final_val_loss", r.log.empty() ? 0.0 : r.log.back().val_loss},
+      {"data_hash", data.hash},
+      {"processes", env.world_size},
+      {"seconds_this_session", secs},
+      {"images_per_second_this_session", r.step > first ? double((r.step - first) * o.batch) / secs : 0.0}};
   write_file_atomic(out / "train.json", summary.dump(2) + "\n");
   std::cout << "trained " << r.step << " steps (" << r.step - first << " in this session, " << std::setprecision(3)
-            << clock.seconds() << " s); validation loss (EMA) " << summary["final_val_loss"].get<double>() << "\nwrote "
-            << ckpt.string() << ", " << (out / "loss.csv").string() << ", " << (out / "train.json").string() << "\n";
+            << secs << " s); validation loss (EMA) " << summary["final_val_loss"].get<double>() << "\nwrote "
+            << ckpt.string() << ", " << (out / "model.pt").string() << ", " << (out / "loss.csv").string() << ", "
+            << (out / "train.json").string() << "\n";
   return 0;
+}
+
+/// `eps image compare A B`: the largest difference between two model files' weights, relative to the
+/// largest weight; exit 1 when it exceeds --tol (what the data-parallel test asserts).
+int compare(const std::string& a, const std::string& b, double tol) {
+  const ModelFile ma = read_model(a, at::kCPU), mb = read_model(b, at::kCPU);
+  const auto pa = ma.net->named_parameters(), pb = mb.net->named_parameters();
+  EPS_CHECK(pa.size() == pb.size(), value_error, "eps image compare: '", a, "' and '", b, "' have different networks (",
+            pa.size(), " and ", pb.size(), " parameter tensors)");
+  double diff = 0, scale = 0;
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    EPS_CHECK(pa[i].value().sizes() == pb[i].value().sizes(), value_error, "eps image compare: parameter '",
+              pa[i].key(), "' differs in shape");
+    diff = std::max(diff, (pa[i].value() - pb[i].value()).abs().max().item<double>());
+    scale = std::max(scale, pa[i].value().abs().max().item<double>());
+  }
+  const double rel = scale > 0 ? diff / scale : diff;
+  std::cout << "max |a - b| = " << diff << ", relative to max |a| = " << rel << " (tolerance " << tol << ")\n";
+  return rel <= tol ? 0 : 1;
 }
 
 }  // namespace
@@ -437,10 +544,23 @@ void add_image_command(CLI::App& app) {
   CLI::App* img = app.add_subcommand("image", "Image pipeline on Fashion-MNIST (LibTorch)");
   img->require_subcommand(1);
   auto o = std::make_shared<TrainOptions>();
-  CLI::App* t = img->add_subcommand("train", "Train the U-Net prior with EDM's recipe (docs/training.md)");
+  CLI::App* t = img->add_subcommand("train", "Train a prior, an EPS network or Palette (docs/training.md)");
+  t->add_option("--objective", o->objective,
+                "prior (EDM denoiser), eps ([pivot, observation] input) or palette ([x_t, observation] input)")
+      ->check(CLI::IsMember({"prior", "eps", "palette"}));
+  t->add_option("--tasks", o->tasks,
+                "Tasks drawn per minibatch (eps, palette): all, or a list of random_inpainting, box_inpainting, "
+                "super_resolution, gaussian_deblur, motion_deblur")
+      ->delimiter(',');
+  t->add_option("--sigma-y", o->sigma_y, "Measurement noise of the training tasks");
+  t->add_option("--init", o->init, "model.pt of a prior to fine-tune (eps, palette)");
+  t->add_flag("--from-scratch", o->from_scratch, "Train eps or palette from random weights instead of --init");
+  t->add_option("--output", o->output, "What the network predicts: x0 (EDM preconditioning) or velocity")
+      ->check(CLI::IsMember({"x0", "velocity"}));
   t->add_option("--steps", o->steps, "Optimizer steps in all (a resumed run continues up to this)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}));
-  t->add_option("--batch", o->batch, "Minibatch size")->check(CLI::Range(std::int64_t{1}, std::int64_t{65536}));
+  t->add_option("--batch", o->batch, "Minibatch size (all processes together)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{65536}));
   t->add_option("--lr", o->lr, "Adam learning rate after warm-up")->check(CLI::Range(1e-8, 1.0));
   t->add_option("--warmup", o->warmup, "Linear learning-rate warm-up (steps)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{100000000}));
@@ -457,7 +577,7 @@ void add_image_command(CLI::App& app) {
   t->add_flag("--no-attention", o->no_attention, "No self-attention in the middle block");
   t->add_option("--train-subset", o->train_subset, "Use only the first N training images (0: all)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{60000}));
-  t->add_option("--seed", o->seed, "Seed of the weights, the data order, the levels and the noise");
+  t->add_option("--seed", o->seed, "Seed of the weights, the data order, the levels, the noise and the operators");
   t->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints (and validation)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}));
   t->add_option("--log-every", o->log_every, "Steps between rows of loss.csv")
@@ -465,12 +585,24 @@ void add_image_command(CLI::App& app) {
   t->add_option("--val-images", o->val_images, "Validation images behind the validation loss")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{2000}));
   t->add_option("--data", o->data, "Directory of the Fashion-MNIST IDX files");
-  t->add_option("--out", o->out, "Run directory (checkpoint.pt, loss.csv, loss.png, train.json)");
-  t->add_option("--device", o->device, "cpu, cuda or cuda:k");
+  t->add_option("--out", o->out, "Run directory (checkpoint.pt, model.pt, loss.csv, loss.png, train.json)");
+  t->add_option("--device", o->device, "cpu, cuda or cuda:k (cuda with several processes: cuda:LOCAL_RANK)");
   t->add_option("--threads", o->threads, "CPU threads (0: LibTorch's default)")->check(CLI::Range(0, 1024));
+  t->add_option("--dist-timeout", o->dist_timeout,
+                "Seconds a data-parallel collective waits for the other processes before failing")
+      ->check(CLI::Range(1.0, 86400.0));
   t->add_flag("--resume", o->resume, "Continue the run in --out from its checkpoint");
   t->add_flag("--no-plots", o->no_plots, "Do not plot the loss");
   t->callback([o] { throw CommandResult{train(*o)}; });
+
+  auto files = std::make_shared<std::vector<std::string>>();
+  auto tol = std::make_shared<double>(1e-5);
+  CLI::App* c = img->add_subcommand("compare", "Largest difference between the weights of two model files");
+  c->add_option("models", *files, "Two model.pt files")->required()->expected(2);
+  c->add_option("--tol", *tol, "Relative tolerance (exit 1 above it)")->check(CLI::Range(0.0, 1.0));
+  c->callback([files, tol] { throw CommandResult{compare((*files)[0], (*files)[1], *tol)}; });
+  add_image_classifier_command(*img);
+  add_image_sample_command(*img);
 }
 
 }  // namespace eps::cli

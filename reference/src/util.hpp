@@ -65,7 +65,8 @@ class Stopwatch {
 /// terminal or when forced (EPS_PROGRESS=1); it never writes to stdout.
 class Progress {
  public:
-  Progress(std::string label, long total) : label_(std::move(label)), total_(total) {
+  /// `start`: where a resumed loop begins (the time left is extrapolated from the work done since).
+  Progress(std::string label, long total, long start = 0) : label_(std::move(label)), total_(total), start_(start) {
     const char* env = std::getenv("EPS_PROGRESS");
     enabled_ = env ? std::string(env) != "0" : ::isatty(2) != 0;
   }
@@ -81,7 +82,7 @@ class Progress {
     shown_ = true;
     const int width = 30;
     const int filled = total_ > 0 ? static_cast<int>(width * done / total_) : width;
-    const double eta = done > 0 ? now * (total_ - done) / done : 0;
+    const double eta = done > start_ ? now * double(total_ - done) / double(done - start_) : 0;
     std::cerr << "\r" << label_ << " [" << std::string(static_cast<std::size_t>(filled), '#')
               << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done << "/" << total_ << "  "
               << static_cast<int>(now) << "s elapsed, ~" << static_cast<int>(eta) << "s left"
@@ -90,7 +91,7 @@ class Progress {
 
  private:
   std::string label_;
-  long total_;
+  long total_, start_;
   bool enabled_ = false, shown_ = false;
   double last_ = 0;
   Stopwatch clock_;

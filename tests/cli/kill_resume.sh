@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A training run killed with SIGKILL and resumed ends with the weights (and EMA) of a run that was never
-# interrupted, bit for bit (CPU, one thread). Usage: kill_resume.sh EPS_BINARY WORK_DIR
+# interrupted, bit for bit (CPU, one thread). Usage: kill_resume.sh EPS_BINARY WORK_DIR [TRAIN_ARGS...]
+# (TRAIN_ARGS: e.g. --objective eps --from-scratch, whose operators come from a generator of their own.)
 set -euo pipefail
 eps=$1 work=$2
+shift 2
 args=(image train --batch 8 --channels 8 --multipliers 1,2 --train-subset 512 --val-images 16 --log-every 5
-      --threads 1 --no-plots --steps 60 --seed 3)
+      --threads 1 --no-plots --steps 60 --seed 3 "$@")
 rm -rf "$work" && mkdir -p "$work"
 "$eps" "${args[@]}" --checkpoint-every 60 --out "$work/whole" > /dev/null
 "$eps" "${args[@]}" --checkpoint-every 1 --out "$work/killed" > /dev/null 2>&1 &
