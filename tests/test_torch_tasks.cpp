@@ -128,7 +128,7 @@ TEST_CASE("tasks: the training and evaluation distributions of docs/training.md 
     CHECK(w >= 7);
     CHECK(w <= 14);
     CHECK((m == 0).sum().item<std::int64_t>() == h * w);  // one rectangle
-    CHECK(rows.min().item<std::int64_t>() >= 1);           // margin H/16 = 1
+    CHECK(rows.min().item<std::int64_t>() >= 1);          // margin H/16 = 1
     CHECK(rows.max().item<std::int64_t>() <= 26);
   }
   const at::Tensor centre = std::get<Mask<at::Tensor>>(box.evaluation(Task::box_inpainting, like, 1)).mask()[0][0];
@@ -143,9 +143,8 @@ TEST_CASE("tasks: the training and evaluation distributions of docs/training.md 
     CHECK(k.height == 7);
     CHECK(k.sum() == doctest::Approx(1.0).epsilon(1e-12));
   }
-  const Blur<at::Tensor> g = std::get<Blur<at::Tensor>>(TaskSampler<at::Tensor>(kImage, {Task::gaussian_deblur}, 1)
-                                                           .draw(like, 4)
-                                                           .second);
+  const Blur<at::Tensor> g =
+      std::get<Blur<at::Tensor>>(TaskSampler<at::Tensor>(kImage, {Task::gaussian_deblur}, 1).draw(like, 4).second);
   REQUIRE(g.kernels().size() == 1);
   CHECK(g.kernels()[0].height == 7);
   // The Gaussian of σ = 1 px: the centre weight is 1/Σ exp(−r²/2) over the 7 × 7 grid.

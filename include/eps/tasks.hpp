@@ -33,11 +33,16 @@ inline constexpr std::array<Task, 5> all_tasks{Task::random_inpainting, Task::bo
 
 inline const char* to_string(Task t) {
   switch (t) {
-    case Task::random_inpainting: return "random_inpainting";
-    case Task::box_inpainting: return "box_inpainting";
-    case Task::super_resolution: return "super_resolution";
-    case Task::gaussian_deblur: return "gaussian_deblur";
-    case Task::motion_deblur: return "motion_deblur";
+    case Task::random_inpainting:
+      return "random_inpainting";
+    case Task::box_inpainting:
+      return "box_inpainting";
+    case Task::super_resolution:
+      return "super_resolution";
+    case Task::gaussian_deblur:
+      return "gaussian_deblur";
+    case Task::motion_deblur:
+      return "motion_deblur";
   }
   return "?";
 }
@@ -53,21 +58,21 @@ inline Task task_from_string(std::string_view s) {
 
 /// The parameters of the task family (docs/training.md §5 gives the 28 × 28 choices and why).
 struct TaskSettings {
-  double missing_min = 0.5, missing_max = 0.7;  ///< random inpainting, training: missing fraction ~ U(min, max)
-  double missing_eval = 0.7;                    ///< random inpainting, evaluation
-  index_t pool = 4;                             ///< super-resolution: k × k average pooling
-  index_t gaussian_size = 7;                    ///< Gaussian deblur: size × size kernel ...
-  double gaussian_sigma = 1.0;                  ///< ... of this standard deviation (pixels)
+  double missing_min = 0.5, missing_max = 0.7;        ///< random inpainting, training: missing fraction ~ U(min, max)
+  double missing_eval = 0.7;                          ///< random inpainting, evaluation
+  index_t pool = 4;                                   ///< super-resolution: k × k average pooling
+  index_t gaussian_size = 7;                          ///< Gaussian deblur: size × size kernel ...
+  double gaussian_sigma = 1.0;                        ///< ... of this standard deviation (pixels)
   std::vector<double> motion_lengths{3, 4, 5, 6, 7};  ///< motion deblur: length drawn from these (pixels) ...
   index_t motion_size = 7;                            ///< ... in a kernel of this size; angle ~ U[0°, 180°)
   double motion_eval_length = 5;                      ///< evaluation length; angle still random per image
 
   void validate(const ImageShape& s) const {
     constexpr const char* where = "eps::TaskSettings";
-    EPS_CHECK(0 <= missing_min && missing_min <= missing_max && missing_max <= 1 && 0 <= missing_eval &&
-                  missing_eval <= 1,
-              value_error, where, ": missing fractions must satisfy 0 <= min <= max <= 1, got ", missing_min, ", ",
-              missing_max, " (evaluation ", missing_eval, ")");
+    EPS_CHECK(
+        0 <= missing_min && missing_min <= missing_max && missing_max <= 1 && 0 <= missing_eval && missing_eval <= 1,
+        value_error, where, ": missing fractions must satisfy 0 <= min <= max <= 1, got ", missing_min, ", ",
+        missing_max, " (evaluation ", missing_eval, ")");
     EPS_CHECK(pool >= 1 && s.height % pool == 0 && s.width % pool == 0, value_error, where, ": pooling factor ", pool,
               " must divide the image size ", s.height, "x", s.width);
     EPS_CHECK(gaussian_size >= 1 && gaussian_size <= std::min(s.height, s.width) && motion_size >= 1 &&
@@ -104,9 +109,8 @@ class TaskSampler {
   /// distribution). `like` gives the dtype and device.
   std::pair<Task, TaskOperator<T>> draw(const T& like, index_t batch) {
     EPS_CHECK(batch >= 1, value_error, "eps::TaskSampler::draw: batch must be >= 1, got ", batch);
-    const Task t = tasks_.size() == 1
-                       ? tasks_.front()
-                       : tasks_[std::uniform_int_distribution<std::size_t>(0, tasks_.size() - 1)(gen_)];
+    const Task t = tasks_.size() == 1 ? tasks_.front()
+                                      : tasks_[std::uniform_int_distribution<std::size_t>(0, tasks_.size() - 1)(gen_)];
     return {t, make(t, like, batch, false)};
   }
 
@@ -159,8 +163,10 @@ class TaskSampler {
         }
         return Mask<T>(like, m, shape);
       }
-      case Task::super_resolution: return AvgPool<T>(like, shape_, c.pool);
-      case Task::gaussian_deblur: return Blur<T>(like, shape_, gaussian_kernel(c.gaussian_size, c.gaussian_sigma));
+      case Task::super_resolution:
+        return AvgPool<T>(like, shape_, c.pool);
+      case Task::gaussian_deblur:
+        return Blur<T>(like, shape_, gaussian_kernel(c.gaussian_size, c.gaussian_sigma));
       case Task::motion_deblur: {
         std::vector<Kernel> ks;
         std::uniform_int_distribution<std::size_t> len(0, c.motion_lengths.size() - 1);

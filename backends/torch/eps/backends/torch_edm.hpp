@@ -99,8 +99,9 @@ class EdmPreconditioning {
                      const at::Tensor& sigma) const {
     const char* where = "eps::libtorch::EdmPreconditioning::loss_at";
     EPS_CHECK(x.defined() && x0.defined() && x.sizes() == x0.sizes(), shape_error, where,
-              ": x and x0 must have one shape, got ", x.defined() ? detail::libtorch::sizes_str(x.sizes()) : "undefined",
-              " and ", x0.defined() ? detail::libtorch::sizes_str(x0.sizes()) : "undefined");
+              ": x and x0 must have one shape, got ",
+              x.defined() ? detail::libtorch::sizes_str(x.sizes()) : "undefined", " and ",
+              x0.defined() ? detail::libtorch::sizes_str(x0.sizes()) : "undefined");
     const EdmCoefficients c = coefficients(alpha, sigma);
     check_batch(x0, alpha, where);
     const at::Tensor out = raw(per_sample(c.c_in, x) * x, c.c_noise);
