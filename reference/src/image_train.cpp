@@ -376,7 +376,8 @@ int train(TrainOptions o) {
 
   const ImageData data = load_image_data(o.data, false, o.train_subset, run_device);
   const fs::path out(o.out), ckpt = fs::path(o.out) / "checkpoint.pt";
-  libtorch::DataParallel dp(env, run_device.is_cuda() ? "nccl" : "gloo",
+  // NCCL for GPUs where this build has it; Gloo otherwise (it reduces CUDA tensors too, through the host).
+  libtorch::DataParallel dp(env, run_device.is_cuda() && libtorch::DataParallel::has_nccl ? "nccl" : "gloo",
                             std::chrono::milliseconds(static_cast<std::int64_t>(o.dist_timeout * 1000)));
   const bool root = dp.is_root();
 

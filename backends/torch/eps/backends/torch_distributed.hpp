@@ -119,6 +119,13 @@ class DataParallel {
 #endif
   }
 
+  /// Whether this build can use NCCL (EPS_WITH_NCCL, a CUDA build of LibTorch).
+#if EPS_HAVE_GLOO && defined(EPS_WITH_NCCL)
+  static constexpr bool has_nccl = true;
+#else
+  static constexpr bool has_nccl = false;
+#endif
+
   int rank() const { return env_.rank; }
   int world_size() const { return env_.world_size; }
   bool is_root() const { return env_.rank == 0; }
