@@ -26,5 +26,6 @@ void add_posterior_command(CLI::App& app);
 void add_image_command(CLI::App& app);               ///< built with LibTorch only (EPS_CLI_IMAGE)
 void add_image_classifier_command(CLI::App& image);  ///< `eps image classifier`, added by add_image_command
 void add_image_sample_command(CLI::App& image);      ///< `eps image sample`, added by add_image_command
+void add_image_restore_command(CLI::App& image);     ///< `eps image restore`, added by add_image_command
 
 }  // namespace eps::cli

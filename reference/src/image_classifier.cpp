@@ -133,7 +133,9 @@ int train_classifier(const ClassifierOptions& o) {
       opt.step();
       total += loss.item<double>();
       std::ostringstream extra;
-      extra << "epoch " << epoch + 1 << ", loss " << std::setprecision(3) << loss.item<double>();
+      const double done = double((epoch - first) * per_epoch + b + 1);
+      extra << "epoch " << epoch + 1 << ", loss " << std::setprecision(3) << loss.item<double>() << ", "
+            << done / std::max(clock.seconds(), 1e-9) << " steps/s";
       bar.update(static_cast<long>(epoch * per_epoch + b + 1), extra.str());
     }
     ++epoch;

@@ -554,7 +554,8 @@ void add_image_command(CLI::App& app) {
                 "super_resolution, gaussian_deblur, motion_deblur")
       ->delimiter(',');
   t->add_option("--sigma-y", o->sigma_y, "Measurement noise of the training tasks");
-  t->add_option("--init", o->init, "model.pt of a prior to fine-tune (eps, palette)");
+  t->add_option("--init", o->init,
+                "model.pt of a prior to fine-tune (eps, palette; the network's architecture is the prior's)");
   t->add_flag("--from-scratch", o->from_scratch, "Train eps or palette from random weights instead of --init");
   t->add_option("--output", o->output, "What the network predicts: x0 (EDM preconditioning) or velocity")
       ->check(CLI::IsMember({"x0", "velocity"}));
@@ -604,6 +605,7 @@ void add_image_command(CLI::App& app) {
   c->callback([files, tol] { throw CommandResult{compare((*files)[0], (*files)[1], *tol)}; });
   add_image_classifier_command(*img);
   add_image_sample_command(*img);
+  add_image_restore_command(*img);
 }
 
 }  // namespace eps::cli
