@@ -20,21 +20,24 @@ unset WORLD_SIZE RANK
 "$eps" image compare "$work/one/checkpoint.pt" "$work/two/model.pt" > "$work/cmp.log" 2>&1 && { echo "FAIL: a checkpoint compared as a model"; exit 1; }
 grep -q 'not an eps model file' "$work/cmp.log"
 
-# A process that dies: rank 1 is killed once training runs; rank 0 must fail, naming the cause, in bounded time.
+# A process that dies: rank 1 is killed once training runs (rank 0 has written its first checkpoint, so the
+# rendezvous is done); rank 0 must fail, naming the cause, within the timeout.
 export WORLD_SIZE=2 MASTER_PORT=$((port + 1))
-RANK=1 "$eps" "${args[@]}" --steps 100000 --checkpoint-every 100000 --dist-timeout 20 --out "$work/dead" > /dev/null 2>&1 &
+dead=(--steps 100000 --checkpoint-every 5 --dist-timeout 20 --out "$work/dead")
+RANK=1 "$eps" "${args[@]}" "${dead[@]}" > /dev/null 2>&1 &
 victim=$!
-start=$(date +%s)
-RANK=0 "$eps" "${args[@]}" --steps 100000 --checkpoint-every 100000 --dist-timeout 20 --out "$work/dead" > "$work/dead0.log" 2>&1 &
+RANK=0 "$eps" "${args[@]}" "${dead[@]}" > "$work/dead0.log" 2>&1 &
 survivor=$!
-sleep 4
+for _ in $(seq 1 1200); do [[ -f "$work/dead/checkpoint.pt" ]] && break; sleep 0.1; done
+[[ -f "$work/dead/checkpoint.pt" ]] || { echo "FAIL: the two processes did not start training"; kill -9 $victim $survivor; exit 1; }
 kill -9 "$victim"
+start=$(date +%s)
 set +e
 wait "$survivor"
 code=$?
 set -e
 took=$(( $(date +%s) - start ))
-echo "rank 0 exited with code $code after ${took}s: $(grep 'error' "$work/dead0.log" | head -c 300)"
+echo "rank 0 exited with code $code ${took}s after the kill: $(grep 'error' "$work/dead0.log" | head -c 300)"
 [[ $code -ne 0 ]] || { echo "FAIL: rank 0 did not fail"; exit 1; }
 grep -q 'data-parallel .* failed on rank 0 of 2' "$work/dead0.log" || { echo "FAIL: no named error"; exit 1; }
 (( took < 60 )) || { echo "FAIL: took ${took}s"; exit 1; }
