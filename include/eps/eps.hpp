@@ -8,6 +8,7 @@
 #include "eps/backend.hpp"
 #include "eps/baselines.hpp"
 #include "eps/error.hpp"
+#include "eps/image_metrics.hpp"
 #include "eps/linalg.hpp"
 #include "eps/metrics.hpp"
 #include "eps/network_input.hpp"
