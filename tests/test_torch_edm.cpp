@@ -12,11 +12,6 @@ using namespace eps;
 using namespace eps::libtorch;
 using namespace eps::test;
 
-namespace {
-at::TensorOptions f64(const at::Device& d) { return at::TensorOptions().dtype(at::kDouble).device(d); }
-double max_abs(const at::Tensor& a) { return a.abs().max().item<double>(); }
-}  // namespace
-
 TEST_CASE("edm: the coefficients are EDM's Table 1 on x/alpha at sigma/alpha, and lambda c_out^2 = 1") {
   for (const at::Device& dev : test_devices()) {
     CAPTURE(dev);

@@ -21,8 +21,6 @@ using namespace eps::libtorch;
 using namespace eps::test;
 
 namespace {
-at::TensorOptions f64(const at::Device& d) { return at::TensorOptions().dtype(at::kDouble).device(d); }
-double max_abs(const at::Tensor& a) { return a.abs().max().item<double>(); }
 const ImageShape kImage{1, 28, 28};
 }  // namespace
 

@@ -31,6 +31,11 @@ struct TorchCfg {
   std::string name() const { return std::string(c10::toString(dtype)) + "/" + device.str(); }
 };
 
+/// float64 on `d`.
+inline at::TensorOptions f64(const at::Device& d) { return at::TensorOptions().dtype(at::kDouble).device(d); }
+/// max |a|.
+inline double max_abs(const at::Tensor& a) { return a.abs().max().item<double>(); }
+
 /// The devices the tests run on: the CPU, and cuda:0 when available.
 inline std::vector<at::Device> test_devices() {
   std::vector<at::Device> d{at::kCPU};

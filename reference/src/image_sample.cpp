@@ -8,11 +8,13 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <span>
 
 #include "commands.hpp"
 #include "eps/backends/torch.hpp"
 #include "eps/backends/torch_edm.hpp"
 #include "eps/baselines.hpp"
+#include "eps/image_metrics.hpp"
 #include "eps/network_input.hpp"
 #include "eps/tasks.hpp"
 #include "eps/samplers.hpp"
@@ -118,10 +120,16 @@ struct RestoreOptions {
   std::uint64_t seed = 1;
 };
 
-/// PSNR (dB) per image of x against ref, both [N, ...] in [−1, 1] (data range 2).
-at::Tensor psnr(const at::Tensor& x, const at::Tensor& ref) {
-  const at::Tensor mse = (x.to(at::kDouble) - ref.to(at::kDouble)).square().flatten(1).mean(1);
-  return 10 * at::log10(4.0 / mse);
+/// eps::psnr of every image of x against ref (both [N, ...] in [−1, 1]: data range 2), as a [N] tensor.
+at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref) {
+  const at::Tensor a = x.detach().to(at::kCPU, at::kDouble).contiguous().flatten(1),
+                   b = ref.detach().to(at::kCPU, at::kDouble).contiguous().flatten(1);
+  const auto n = static_cast<std::size_t>(a.size(1));
+  at::Tensor out = at::empty({a.size(0)}, at::kDouble);
+  for (std::int64_t k = 0; k < a.size(0); ++k)
+    out[k] = eps::psnr(std::span<const double>(a[k].data_ptr<double>(), n),
+                       std::span<const double>(b[k].data_ptr<double>(), n));
+  return out;
 }
 
 int restore(const RestoreOptions& o) {
@@ -176,7 +184,7 @@ int restore(const RestoreOptions& o) {
       },
       op);
   const double secs = clock.seconds();
-  const at::Tensor p = psnr(samples, x0), po = psnr(observation, x0);
+  const at::Tensor p = psnr_per_image(samples, x0), po = psnr_per_image(observation, x0);
   const auto mean_se = [](const at::Tensor& v) {
     std::ostringstream os;
     os.precision(4);

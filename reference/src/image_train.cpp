@@ -463,9 +463,7 @@ int train(TrainOptions o) {
     r.opt->zero_grad();
     loss.backward();
     at::Tensor loss_value = loss.detach().to(at::kDouble).reshape({1}).clone();
-    std::vector<at::Tensor> reduce;
-    for (const at::Tensor& p : r.net->parameters()) reduce.push_back(p.grad());
-    dp.average(reduce);
+    dp.average_gradients(r.net->parameters());
     dp.average({loss_value});
     r.opt->step();
     r.ema->update(*r.net, beta);

@@ -135,22 +135,11 @@ class DataParallel {
   /// device; undefined tensors are skipped.
   void average(const std::vector<at::Tensor>& ts) const {
     if (env_.world_size == 1) return;
-    std::vector<at::Tensor> flat;
-    for (const at::Tensor& t : ts)
-      if (t.defined()) flat.push_back(t.detach().reshape({-1}));
-    if (flat.empty()) return;
-    at::Tensor bucket = at::cat(flat);
+    at::Tensor bucket = flatten(ts);
+    if (!bucket.defined()) return;
     all_reduce_sum(bucket, "gradient all-reduce");
     bucket.div_(env_.world_size);
-    std::int64_t pos = 0;
-    at::NoGradGuard ng;
-    for (const at::Tensor& t : ts) {
-      if (!t.defined()) continue;
-      const std::int64_t n = t.numel();
-      at::Tensor dst = t;
-      dst.copy_(bucket.slice(0, pos, pos + n).view(t.sizes()));
-      pos += n;
-    }
+    unflatten(bucket, ts);
   }
 
   /// Averages the gradients of `params` (after backward; parameters without a gradient are skipped).
@@ -164,17 +153,10 @@ class DataParallel {
   void broadcast(const std::vector<at::Tensor>& ts) const {
     if (env_.world_size == 1) return;
 #if EPS_HAVE_GLOO
-    std::vector<at::Tensor> flat;
-    for (const at::Tensor& t : ts) flat.push_back(t.detach().reshape({-1}));
-    std::vector<at::Tensor> bucket{at::cat(flat)};
+    std::vector<at::Tensor> bucket{flatten(ts)};
+    if (!bucket[0].defined()) return;
     run("broadcast", [&] { return group_->broadcast(bucket); });
-    std::int64_t pos = 0;
-    at::NoGradGuard ng;
-    for (const at::Tensor& t : ts) {
-      at::Tensor dst = t;
-      dst.copy_(bucket[0].slice(0, pos, pos + t.numel()).view(t.sizes()));
-      pos += t.numel();
-    }
+    unflatten(bucket[0], ts);
 #endif
   }
 
@@ -186,6 +168,24 @@ class DataParallel {
   }
 
  private:
+  /// The defined tensors of `ts`, flattened and concatenated into one bucket (undefined if there is none).
+  static at::Tensor flatten(const std::vector<at::Tensor>& ts) {
+    std::vector<at::Tensor> flat;
+    for (const at::Tensor& t : ts)
+      if (t.defined()) flat.push_back(t.detach().reshape({-1}));
+    return flat.empty() ? at::Tensor() : at::cat(flat);
+  }
+  /// Copies a bucket made by flatten back into the defined tensors of `ts`, in order.
+  static void unflatten(const at::Tensor& bucket, const std::vector<at::Tensor>& ts) {
+    std::int64_t pos = 0;
+    at::NoGradGuard ng;
+    for (const at::Tensor& t : ts) {
+      if (!t.defined()) continue;
+      at::Tensor dst = t;
+      dst.copy_(bucket.slice(0, pos, pos + t.numel()).view(t.sizes()));
+      pos += t.numel();
+    }
+  }
   void all_reduce_sum(at::Tensor& t, const char* what) const {
 #if EPS_HAVE_GLOO
     std::vector<at::Tensor> v{t};

@@ -21,6 +21,27 @@
 #include "eps/parametrization.hpp"
 #include "eps/schedule.hpp"
 
+namespace eps::detail::libtorch {
+
+/// v ([B]) viewed as [B, 1, 1, ...] to broadcast against x, in x's dtype.
+inline at::Tensor per_sample(const at::Tensor& v, const at::Tensor& x) {
+  std::vector<std::int64_t> shape(static_cast<std::size_t>(x.dim()), 1);
+  shape[0] = v.size(0);
+  return v.to(x.scalar_type()).view(shape);
+}
+
+/// F(c_in x, c_noise), checked to have x's shape (the raw network of every parametrization here).
+template <class F>
+at::Tensor raw_output(F&& raw, const at::Tensor& x, const at::Tensor& c_in, const at::Tensor& c_noise,
+                      const char* where) {
+  at::Tensor out = raw(per_sample(c_in, x) * x, c_noise);
+  EPS_CHECK(out.sizes() == x.sizes(), shape_error, where, ": the network returned ", sizes_str(out.sizes()),
+            " for an input of ", sizes_str(x.sizes()));
+  return out;
+}
+
+}  // namespace eps::detail::libtorch
+
 namespace eps::libtorch {
 
 /// The per-sample coefficients of EDM's preconditioning, written on x itself (shape [B] each):
@@ -69,10 +90,8 @@ class EdmPreconditioning {
   at::Tensor denoise(F&& raw, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const {
     const EdmCoefficients c = coefficients(alpha, sigma);
     check_batch(x, alpha, "eps::libtorch::EdmPreconditioning::denoise");
-    const at::Tensor out = raw(per_sample(c.c_in, x) * x, c.c_noise);
-    EPS_CHECK(out.sizes() == x.sizes(), shape_error,
-              "eps::libtorch::EdmPreconditioning::denoise: the network returned ",
-              detail::libtorch::sizes_str(out.sizes()), " for an input of ", detail::libtorch::sizes_str(x.sizes()));
+    const at::Tensor out = detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise,
+                                                        "eps::libtorch::EdmPreconditioning::denoise");
     return per_sample(c.c_skip, x) * x + per_sample(c.c_out, x) * out;
   }
 
@@ -104,20 +123,13 @@ class EdmPreconditioning {
               x0.defined() ? detail::libtorch::sizes_str(x0.sizes()) : "undefined");
     const EdmCoefficients c = coefficients(alpha, sigma);
     check_batch(x0, alpha, where);
-    const at::Tensor out = raw(per_sample(c.c_in, x) * x, c.c_noise);
-    EPS_CHECK(out.sizes() == x0.sizes(), shape_error, where, ": the network returned ",
-              detail::libtorch::sizes_str(out.sizes()), " for an input of ", detail::libtorch::sizes_str(x0.sizes()));
+    const at::Tensor out = detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise, where);
     const at::Tensor target = (x0 - per_sample(c.c_skip, x) * x) / per_sample(c.c_out, x);
     return (out - target).square().flatten(1).mean(1);
   }
 
  private:
-  /// v ([B]) viewed as [B, 1, 1, ...] to broadcast against x.
-  static at::Tensor per_sample(const at::Tensor& v, const at::Tensor& x) {
-    std::vector<std::int64_t> shape(static_cast<std::size_t>(x.dim()), 1);
-    shape[0] = v.size(0);
-    return v.to(x.scalar_type()).view(shape);
-  }
+  static at::Tensor per_sample(const at::Tensor& v, const at::Tensor& x) { return detail::libtorch::per_sample(v, x); }
   static void check_levels(const at::Tensor& alpha, const at::Tensor& sigma, const char* where) {
     EPS_CHECK(
         alpha.defined() && sigma.defined() && alpha.dim() == 1 && sigma.dim() == 1 && alpha.size(0) == sigma.size(0),
@@ -224,10 +236,9 @@ class VelocityParametrization {
   template <class F>
   at::Tensor velocity(F&& raw, const at::Tensor& x, const TrainingLevels& lv) const {
     const EdmCoefficients c = edm_.coefficients(lv.alpha, lv.sigma);
-    const at::Tensor out = raw(per_sample(c.c_in, x) * x, c.c_noise);
-    EPS_CHECK(out.sizes() == x.sizes(), shape_error, "eps::libtorch::VelocityParametrization: the network returned ",
-              detail::libtorch::sizes_str(out.sizes()), " for an input of ", detail::libtorch::sizes_str(x.sizes()));
-    return per_sample(velocity_scale(lv), x) * out;
+    const at::Tensor out = detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise,
+                                                        "eps::libtorch::VelocityParametrization::velocity");
+    return detail::libtorch::per_sample(velocity_scale(lv), x) * out;
   }
 
   /// x̂0 = eps::x0_from_velocity(v̂(x), x, c): the denoiser the samplers use.
@@ -244,19 +255,13 @@ class VelocityParametrization {
     EPS_CHECK(x.defined() && x0.defined() && x.sizes() == x0.sizes() && x.size(0) == lv.alpha.size(0), shape_error,
               where, ": x and x0 must be [B, ...] of one shape with B levels");
     const EdmCoefficients c = edm_.coefficients(lv.alpha, lv.sigma);
-    const at::Tensor out = raw(per_sample(c.c_in, x) * x, c.c_noise);
-    EPS_CHECK(out.sizes() == x.sizes(), shape_error, where, ": the network returned ",
-              detail::libtorch::sizes_str(out.sizes()), " for an input of ", detail::libtorch::sizes_str(x.sizes()));
-    const at::Tensor target = eps::velocity_from_x0(x0, x, lv.coefficients()) / per_sample(velocity_scale(lv), x);
+    const at::Tensor out = detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise, where);
+    const at::Tensor target =
+        eps::velocity_from_x0(x0, x, lv.coefficients()) / detail::libtorch::per_sample(velocity_scale(lv), x);
     return (out - target).square().flatten(1).mean(1);
   }
 
  private:
-  static at::Tensor per_sample(const at::Tensor& v, const at::Tensor& x) {
-    std::vector<std::int64_t> shape(static_cast<std::size_t>(x.dim()), 1);
-    shape[0] = v.size(0);
-    return v.to(x.scalar_type()).view(shape);
-  }
   EdmPreconditioning edm_;
 };
 
