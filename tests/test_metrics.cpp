@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // eps/metrics.hpp: the 1-D, sliced and max-sliced Wasserstein distances against hand values and the closed
-// forms for Gaussians; PSNR, SSIM and CRPS (eps/image_metrics.hpp) against hand values and closed forms.
+// forms for Gaussians; PSNR, SSIM, CRPS and the Fréchet distance (eps/image_metrics.hpp) against hand values and closed
+// forms.
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -113,4 +114,68 @@ TEST_CASE("image metrics: PSNR, SSIM and CRPS against hand values and closed for
   const std::vector<double> ens = quantile_sample(m, sd, 40000), truth{t};
   CHECK(crps(SampleSet{ens, 1, 40000}, truth) == doctest::Approx(closed).epsilon(1e-4));
   CHECK_THROWS_AS(crps(SampleSet{ens, 1, 40000}, std::vector<double>{1, 2}), shape_error);
+}
+
+TEST_CASE("image metrics: the Jacobi eigen-decomposition and the Frechet distance against closed forms") {
+  std::mt19937_64 gen(5);
+  std::normal_distribution<double> n01;
+  const auto sz = [](index_t v) { return static_cast<std::size_t>(v); };
+  // Q diag(λ) Qᵀ reproduces a random symmetric matrix and Q is orthogonal.
+  const index_t n = 30;
+  std::vector<double> a(sz(n * n));
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j <= i; ++j) a[sz(i * n + j)] = a[sz(j * n + i)] = n01(gen);
+  const SymmetricEigen e = symmetric_eigen(a, n);
+  double err = 0, orth = 0, norm = 0;
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      double r = 0, o = 0;
+      for (index_t k = 0; k < n; ++k) {
+        r += e.vectors[sz(i * n + k)] * e.values[sz(k)] * e.vectors[sz(j * n + k)];
+        o += e.vectors[sz(k * n + i)] * e.vectors[sz(k * n + j)];
+      }
+      err = std::max(err, std::abs(r - a[sz(i * n + j)]));
+      orth = std::max(orth, std::abs(o - (i == j ? 1.0 : 0.0)));
+      norm = std::max(norm, std::abs(a[sz(i * n + j)]));
+    }
+  CHECK(err <= 1e-12 * norm);
+  CHECK(orth <= 1e-13);
+
+  const auto stats = [](std::vector<double> mean, std::vector<double> cov) {
+    const auto d = static_cast<index_t>(mean.size());
+    return GaussianStats{std::move(mean), std::move(cov), d, 100};
+  };
+  // Commuting (diagonal) covariances: ‖Δμ‖² + Σ (√a_i − √b_i)².
+  const GaussianStats d1 = stats({0, 1, 2}, {4, 0, 0, 0, 1, 0, 0, 0, 0.25});
+  const GaussianStats d2 = stats({1, 1, 0}, {1, 0, 0, 0, 9, 0, 0, 0, 0.25});
+  CHECK(frechet_distance(d1, d2) == doctest::Approx(5.0 + 1.0 + 4.0 + 0.0).epsilon(1e-13));
+  // Non-commuting 2-D: tr (S Σ2 S)^{1/2} = √(tr(Σ1 Σ2) + 2 √(det Σ1 det Σ2)).
+  const GaussianStats p = stats({0.3, -0.2}, {2.0, 0.7, 0.7, 1.0}), q = stats({-0.1, 0.4}, {0.5, -0.3, -0.3, 1.5});
+  const double tr12 = 2.0 * 0.5 + 0.7 * -0.3 + 0.7 * -0.3 + 1.0 * 1.5;
+  const double det = (2.0 * 1.0 - 0.49) * (0.5 * 1.5 - 0.09);
+  const double closed = 0.16 + 0.36 + 3.0 + 2.0 - 2 * std::sqrt(tr12 + 2 * std::sqrt(det));
+  CHECK(frechet_distance(p, q) == doctest::Approx(closed).epsilon(1e-13));
+  CHECK(frechet_distance(q, p) == doctest::Approx(closed).epsilon(1e-13));
+  // Rank-deficient: Σ1 = u uᵀ, Σ2 = I: S = u uᵀ/‖u‖, tr (S S)^{1/2} = ‖u‖, so FD = ‖u‖² + 3 − 2‖u‖.
+  const std::vector<double> u{0.6, -1.2, 0.4};
+  std::vector<double> uu(9);
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = 0; j < 3; ++j) uu[i * 3 + j] = u[i] * u[j];
+  const double u2 = 0.36 + 1.44 + 0.16;
+  CHECK(frechet_distance(stats({0, 0, 0}, uu), stats({0, 0, 0}, {1, 0, 0, 0, 1, 0, 0, 0, 1})) ==
+        doctest::Approx(u2 + 3 - 2 * std::sqrt(u2)).epsilon(1e-7));  // √ of round-off zeros: ~√ε
+  // Statistics of a sample set: hand mean and unbiased covariance; a set against itself is at distance 0.
+  const std::vector<double> pts{0, 0, 2, 0, 1, 3};  // three 2-D points
+  const GaussianStats g = gaussian_stats(SampleSet{pts, 2, 3});
+  CHECK(g.mean[0] == doctest::Approx(1.0).epsilon(1e-15));
+  CHECK(g.mean[1] == doctest::Approx(1.0).epsilon(1e-15));
+  CHECK(g.cov[0] == doctest::Approx(1.0).epsilon(1e-15));  // ((−1)² + 1² + 0²)/2
+  CHECK(std::abs(g.cov[1]) <= 1e-15);                      // ((−1)(−1) + (1)(−1) + 0·2)/2 = 0
+  CHECK(g.cov[3] == doctest::Approx(3.0).epsilon(1e-15));  // (1 + 1 + 4)/2
+  std::vector<double> feats(sz(400 * 20));
+  for (double& v : feats) v = n01(gen);
+  const GaussianStats big = gaussian_stats(SampleSet{feats, 20, 400});
+  CHECK(frechet_distance(big, big) <= 1e-9);
+  CHECK_THROWS_AS(frechet_distance(big, g), shape_error);
+  CHECK_THROWS_AS(gaussian_stats(SampleSet{std::span<const double>(pts).first(2), 2, 1}), value_error);
 }
