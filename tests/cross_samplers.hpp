@@ -126,10 +126,9 @@ void cross_backend_samplers(double tol, const TX& lx = TX{}) {
       both("pigdm", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise&, auto cb) {
         return edm_sample(pigdm_denoiser(D, s, A, y, sy), s, x, o, cb);
       });
-      if constexpr (RealTensor<typename OpE::coef_type>)
-        both("ddrm", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise& n, auto cb) {
-          return ddrm_sample(D, s, A, y, sy, x, n, o, DdrmOptions{}, cb);
-        });
+      both("ddrm", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise& n, auto cb) {
+        return ddrm_sample(D, s, A, y, sy, x, n, o, DdrmOptions{}, cb);
+      });
     }
   };
   run(Mask<TE>(le, mask, g.shape()), Mask<TX>(lx, mask, g.shape()));

@@ -165,14 +165,17 @@ struct DdrmOptions {
 ///   ς' ≥ σ_i:                               x̄'_i = (1−η_b) x̂0_i + η_b ȳ_i + √(ς'² − η_b² σ_i²) ξ_i
 /// The last step (ς' = 0) returns x̂0 on unmeasured directions and the η_b-mix where σ_y = 0. The
 /// per-coefficient weights depend only on the operator and the grid: they are computed once per run.
+/// Every term is V w(s) Vᴴ of something (w a function of the singular values, ξ = Vᴴ of white noise in x),
+/// so the sample does not depend on the choice of V: Fourier-diagonal operators (complex coefficients, real
+/// weights symmetric in frequency) give the same sample as a real SVD of their matrix, from the same noise.
 template <Schedule S, SpectralOperator Op, class D, class G>
-requires Denoiser<D, typename Op::tensor_type> && RealTensor<typename Op::coef_type> &&
-    NoiseSource<G, typename Op::tensor_type>
-        SampleResult<typename Op::tensor_type> ddrm_sample(
-            D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, double sigma_y,
-            typename Op::tensor_type x, G& gen, const EdmOptions& o = {}, const DdrmOptions& dd = {},
-            const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
+requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::tensor_type>
+    SampleResult<typename Op::tensor_type> ddrm_sample(
+        D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, double sigma_y,
+        typename Op::tensor_type x, G& gen, const EdmOptions& o = {}, const DdrmOptions& dd = {},
+        const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
   using T = typename Op::tensor_type;
+  using C = typename Op::coef_type;
   constexpr const char* where = "eps::ddrm_sample";
   detail::require_nonnegative(sigma_y, where, "sigma_y");
   EPS_CHECK(dd.eta >= 0 && dd.eta <= 1 && dd.eta_b >= 0 && dd.eta_b <= 1, value_error, where,
@@ -182,7 +185,7 @@ requires Denoiser<D, typename Op::tensor_type> && RealTensor<typename Op::coef_t
   const std::vector<double> ts = edm_grid(s, o);
   const T sv = A.singular_values();
   const Shape cs = eps::sample_shape(sv);
-  const T ybar = eps::mul(A.apply_ut(y), pinv_values(sv));  // ȳ = Uᴴy/s, 0 where s = 0
+  const C ybar = eps::mul(A.apply_ut(y), pinv_values(sv));  // ȳ = Uᴴy/s, 0 where s = 0
   // Per step: masks of the two measured cases, the weight √(1−η²) ς' s_i/σ_y of the first and the noise
   // level √(ς'² − η_b² σ_i²) of the second, from the host singular values (operator data) and the grid.
   const std::vector<double> sh = eps::to_host(sv);
@@ -221,10 +224,10 @@ requires Denoiser<D, typename Op::tensor_type> && RealTensor<typename Op::coef_t
     // Measured directions: replace their coefficients.
     // The coefficients' noise is Vᵀ of white noise in x: white in the coefficients, and independent of the
     // signs an SVD picks for V's columns (so every backend draws the same sample from the same noise).
-    const T cx0 = A.apply_vt(x0), cnext = A.apply_vt(next), xi = A.apply_vt(draw_noise(xb, gen));
-    const T v_below = eps::add(eps::add(cx0, eps::mul(eps::sub(ybar, cx0), sd.weight)), eps::scale(xi, dd.eta * rn));
-    const T v_above = eps::add(eps::axpby(1 - dd.eta_b, cx0, dd.eta_b, ybar), eps::mul(xi, sd.level));
-    const T delta =
+    const C cx0 = A.apply_vt(x0), cnext = A.apply_vt(next), xi = A.apply_vt(draw_noise(xb, gen));
+    const C v_below = eps::add(eps::add(cx0, eps::mul(eps::sub(ybar, cx0), sd.weight)), eps::scale(xi, dd.eta * rn));
+    const C v_above = eps::add(eps::axpby(1 - dd.eta_b, cx0, dd.eta_b, ybar), eps::mul(xi, sd.level));
+    const C delta =
         eps::add(eps::mul(eps::sub(v_below, cnext), sd.below), eps::mul(eps::sub(v_above, cnext), sd.above));
     next = eps::add(next, A.apply_v(delta));
     return std::pair{eps::scale(next, st.cn.alpha), x0};
