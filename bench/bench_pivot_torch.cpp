@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Pivot-solve benchmarks, LibTorch backend (float64 and float32 on the CPU, one intra-op thread as for
 // the Eigen rows; and on cuda:0 when present): the operators and sizes of bench_pivot.cpp, next to a plain
-// copy of the same buffers (x_t and y copied into a preallocated tensor) measured in the same run.
+// copy of the same buffers (x_t and y copied into a preallocated tensor) measured in the same run; and the
+// EPS network input at the evaluation's size (one 1 × 28 × 28 image, float32) per task operator, through
+// eps::eps_input (the whole pivot per call) and through eps::EpsInputPlan (the per-run part computed once).
 // Results: docs/benchmarks.md.
 #include <benchmark/benchmark.h>
 
@@ -13,6 +15,8 @@
 #include "eps/backends/torch.hpp"
 #include "bench_common.hpp"
 #include "eps/eps.hpp"
+#include "eps/network_input.hpp"
+#include "eps/tasks.hpp"
 
 namespace {
 
@@ -63,6 +67,29 @@ void BM_blur11(benchmark::State& state, Size s, T like) {
   run_pivot(state, eps::Blur<T>(like, s.img, eps::gaussian_kernel(11, 0.75 * s.img.height / 64.0 + 0.5)), s, like);
 }
 
+/// One call of the EPS input at batch 1 for the evaluation operator of `task`: `plan` selects the cached path.
+void BM_eps_input(benchmark::State& state, eps::Task task, bool plan) {
+  const T like = eps::libtorch::like(at::kFloat);
+  const eps::ImageShape img{1, 28, 28};
+  eps::TaskSampler<T> tasks(img, {task}, 1);
+  const eps::TaskOperator<T> op = tasks.evaluation(task, like, 1);
+  eps::libtorch::Generator gen(1);
+  const T x = eps::randn(like, 1, img.shape(), gen);
+  const eps::NoiseLevels lv{1.0, 0.8, 0.05};
+  std::visit(
+      [&](const auto& A) {
+        const T y = A.apply(eps::randn(like, 1, img.shape(), gen));
+        eps::PivotOptions po;
+        po.check_range = false;  // as a sampler runs it (y checked once per run)
+        const eps::EpsInputPlan<std::decay_t<decltype(A)>> p(A, y);
+        for (auto _ : state) {
+          const auto in = plan ? p(x, lv) : eps::eps_input(A, x, y, lv, po);
+          sync(in.image);
+        }
+      },
+      op);
+}
+
 const bool registered = [] {
   eps::bench::set_allocator();
   at::set_num_threads(1);
@@ -83,6 +110,12 @@ const bool registered = [] {
       benchmark::RegisterBenchmark((name + "/pivot_blur11" + tag).c_str(), BM_blur11, s, like)
           ->Unit(benchmark::kMicrosecond);
     }
+  for (eps::Task t : eps::all_tasks)
+    for (bool plan : {false, true})
+      benchmark::RegisterBenchmark(
+          (std::string("torch-cpu-f32/eps_input_") + (plan ? "plan_" : "") + eps::to_string(t) + "/d=784").c_str(),
+          BM_eps_input, t, plan)
+          ->Unit(benchmark::kMicrosecond);
   return true;
 }();
 

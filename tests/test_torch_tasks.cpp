@@ -253,3 +253,48 @@ TEST_CASE("edm: loss_at on the pivot is lambda ||D(x~) - x0||^2") {
       pre.loss_weight(alpha, sigma) * (pre.denoise(net, xtilde, alpha, sigma) - x0).square().flatten(1).mean(1);
   CHECK(max_abs(pre.loss_at(net, xtilde, x0, alpha, sigma) - direct) <= 1e-12 * max_abs(direct));
 }
+
+TEST_CASE("eps input plan: the once-per-run EPS input equals eps_input for every task, batch layout and edge level") {
+  // EpsInputPlan caches s, s², Uᴴy and the observation image; per call it must give eps_input's x̃ exactly
+  // (the same formula, docs/math.md §3) — per-sample and shared operators, y of batch 1 or B, σ_y = 0, α = 0.
+  for (const at::Device& dev : test_devices()) {
+    CAPTURE(dev);
+    const at::Tensor like = at::zeros({1}, f64(dev));
+    Generator gen(4);
+    for (Task t : all_tasks) {
+      const std::string name = to_string(t);
+      CAPTURE(name);
+      TaskSampler<at::Tensor> tasks(kImage, {t}, 3);
+      const TaskOperator<at::Tensor> op = tasks.evaluation(t, like, 3);
+      std::visit(
+          [&](const auto& A) {
+            const at::Tensor x0 = at::randn({3, 1, 28, 28}, gen.on(dev), f64(dev));
+            const at::Tensor xt = 0.7 * x0 + 0.9 * at::randn_like(x0);
+            // y of batch 1 is shared by x_t's batch only where the operator is shared too.
+            bool shared_op = true;
+            if constexpr (std::is_same_v<std::decay_t<decltype(A)>, Mask<at::Tensor>>)
+              shared_op = A.mask().size(0) == 1;
+            if constexpr (std::is_same_v<std::decay_t<decltype(A)>, Blur<at::Tensor>>)
+              shared_op = A.kernels().size() == 1;
+            for (const bool shared_y : {false, true}) {
+              if (shared_y && !shared_op) continue;
+              const at::Tensor clean = A.apply(x0);
+              const at::Tensor y = (clean + 0.05 * at::randn_like(clean)).slice(0, 0, shared_y ? 1 : 3);
+              const EpsInputPlan<std::decay_t<decltype(A)>> plan(A, y);
+              PivotOptions po;
+              po.check_range = false;
+              for (const NoiseLevels& lv : {NoiseLevels{0.7, 0.9, 0.05}, NoiseLevels{0.7, 0.9, 0.0},
+                                            NoiseLevels{0.0, 1.0, 0.05}, NoiseLevels{1.0, 1e-3, 0.05}}) {
+                const ConditionalInput<at::Tensor> a = plan(xt, lv), b = eps_input(A, xt, y, lv, po);
+                CHECK(max_abs(a.image - b.image) <= 1e-13 * std::max(1.0, max_abs(b.image)));
+                CHECK(max_abs(a.observation - b.observation) == 0.0);
+              }
+            }
+            CHECK_THROWS_AS(
+                EpsInputPlan<std::decay_t<decltype(A)>>(A, A.apply(x0))(xt.slice(0, 0, 2), NoiseLevels{0.7, 0.9, 0.05}),
+                shape_error);
+          },
+          op);
+    }
+  }
+}

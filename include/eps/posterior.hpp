@@ -292,6 +292,31 @@ class Pivot {
 };
 
 namespace detail {
+/// The spectral x̃ of docs/math.md §3 from the coefficients c = Vᴴx_t and c_y = Uᴴy and the singular values
+/// s (ss = s²): x̃ = V (w_c c + w_y c_y) (+ x_t − V c on the complement of a thin V), with D = s² σ² + α² σ_y²,
+/// Z = [D = 0], w_c = (α² σ_y² + Z)/(D + Z), w_y = s α σ²/(D + Z). Shared by eps::pivot and EpsInputPlan,
+/// which computes c_y, s and s² once per run.
+template <SpectralOperator Op, class C, class R>
+struct SpectralPivot {
+  typename Op::tensor_type x_tilde;
+  R den, z, wc;
+};
+template <SpectralOperator Op, class C, class R>
+SpectralPivot<Op, C, R> spectral_x_tilde(const Op& A, const typename Op::tensor_type& x_t, const C& c, const C& cy,
+                                         const R& s, const R& ss, const NoiseLevels& lv) {
+  const BatchValues a2s2y = square(product(lv.alpha, lv.sigma_y));                          // α² σ_y²
+  const BatchValues s2 = square(lv.sigma);                                                  // σ²
+  const BatchValues as2 = product(lv.alpha, s2);                                            // α σ²
+  R den = eps::add(eps::mul(ss, eps::batch_scalars(s, s2)), eps::batch_scalars(s, a2s2y));  // D
+  R z = eps::zero_indicator(den);
+  const R safe = eps::add(den, z);
+  R wc = eps::div(eps::add(eps::batch_scalars(s, a2s2y), z), safe);      // weight of c, Σ̃ = σ² wc
+  const R wy = eps::div(eps::mul(s, eps::batch_scalars(s, as2)), safe);  // weight of c_y
+  auto xt = A.apply_v(eps::add(eps::mul(c, wc), eps::mul(cy, wy)));
+  if (is_thin(A)) xt = eps::add(xt, eps::sub(x_t, A.apply_v(c)));  // null space: x̃ = x_t
+  return {std::move(xt), std::move(den), std::move(z), std::move(wc)};
+}
+
 template <class Op>
 struct PivotFactory {
   using T = typename Op::tensor_type;
@@ -341,16 +366,8 @@ Pivot<Op> pivot(const Op& A, const typename Op::tensor_type& x_t, const typename
   const BatchValues as2 = detail::product(lv.alpha, s2);                            // α σ²
 
   if constexpr (SpectralOperator<Op>) {
-    const auto c = A.apply_vt(x_t);
-    const auto cy = A.apply_ut(y);
     const auto s = A.singular_values();
-    const auto den = eps::add(eps::mul(eps::mul(s, s), eps::batch_scalars(s, s2)), eps::batch_scalars(s, a2s2y));  // D
-    const auto z = eps::zero_indicator(den);
-    const auto safe = eps::add(den, z);
-    const auto wc = eps::div(eps::add(eps::batch_scalars(s, a2s2y), z), safe);  // weight of c, Σ̃ = σ² wc
-    const auto wy = eps::div(eps::mul(s, eps::batch_scalars(s, as2)), safe);    // weight of c_y
-    T xt = A.apply_v(eps::add(eps::mul(c, wc), eps::mul(cy, wy)));
-    if (is_thin(A)) xt = eps::add(xt, eps::sub(x_t, A.apply_v(c)));  // null space: x̃ = x_t
+    auto [xt, den, z, wc] = detail::spectral_x_tilde(A, x_t, A.apply_vt(x_t), A.apply_ut(y), s, eps::mul(s, s), lv);
     // Σ* = σ² (σ_y² + Z) / (D + Z α²): +inf where D = 0 and α = 0 (no information), finite elsewhere.
     const BatchValues sy2 = detail::square(lv.sigma_y), a2 = detail::square(lv.alpha);
     auto g_star = eps::div(eps::mul(eps::add(eps::batch_scalars(s, sy2), z), eps::batch_scalars(s, s2)),
