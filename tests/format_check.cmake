@@ -1,7 +1,7 @@
 # Checks that every C++ source of the project is formatted by .clang-format (clang-format --dry-run
 # --Werror). Usage: cmake -DCLANG_FORMAT=... -DSOURCE_DIR=... -P format_check.cmake
 set(files "")
-foreach(dir include backends reference tests examples bench)
+foreach(dir include backends networks reference tests examples bench)
   file(GLOB_RECURSE found "${SOURCE_DIR}/${dir}/*.hpp" "${SOURCE_DIR}/${dir}/*.cpp")
   list(APPEND files ${found})
 endforeach()

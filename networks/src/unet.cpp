@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "unet.hpp"
+#include "eps/networks/unet.hpp"
 
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/upsampling.h>
@@ -10,7 +10,7 @@
 #include "eps/backends/torch_edm.hpp"
 #include "eps/error.hpp"
 
-namespace eps::cli {
+namespace eps::networks {
 namespace {
 namespace F = torch::nn::functional;
 
@@ -163,4 +163,4 @@ void UNetImpl::widen_input(std::int64_t extra) {
   config_.in_channels += extra;
 }
 
-}  // namespace eps::cli
+}  // namespace eps::networks

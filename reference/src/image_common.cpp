@@ -5,10 +5,16 @@
 #include <torch/serialize/output-archive.h>
 
 #include <iomanip>
+#include <span>
 #include <sstream>
 #include <vector>
 
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO
+#include <stb/stb_image_write.h>
+
 #include "eps/error.hpp"
+#include "eps/image_metrics.hpp"
 #include "idx.hpp"
 #include "util.hpp"
 
@@ -79,44 +85,6 @@ ImageData load_image_data(const std::string& dir, bool test_split, std::int64_t 
   return d;
 }
 
-void load_archive(const std::filesystem::path& path, torch::serialize::InputArchive& ar, const at::Device& device,
-                  const std::string& what) {
-  const std::string bytes = read_file(path);
-  const auto bad = [&](const std::string& why) {
-    detail::raise<io_error>("'", path.string(), "' is not a usable ", what, ": ", why);
-  };
-  // A torch archive is a zip file that ends with its central directory.
-  const auto eocd = bytes.size() >= 22 ? bytes.rfind("PK\x05\x06") : std::string::npos;
-  if (bytes.size() < 4 || bytes.compare(0, 4, "PK\x03\x04") != 0) bad("corrupt or foreign file (not a zip archive)");
-  if (eocd == std::string::npos || bytes.size() - eocd > 22 + 65535)
-    bad("corrupt file (truncated: the zip archive has no central directory at its end)");
-  try {
-    std::istringstream is(bytes);
-    ar.load_from(is, device);
-  } catch (const c10::Error& e) {
-    bad(std::string("corrupt file (") + e.what_without_backtrace() + ")");
-  }
-}
-
-nlohmann::json to_json(const UNetConfig& c) {
-  return {{"in_channels", c.in_channels}, {"out_channels", c.out_channels},
-          {"channels", c.channels},       {"multipliers", c.multipliers},
-          {"blocks", c.blocks},           {"embedding", c.embedding},
-          {"attention", c.attention}};
-}
-
-UNetConfig unet_config_from_json(const nlohmann::json& j) {
-  UNetConfig c;
-  c.in_channels = j.at("in_channels").get<std::int64_t>();
-  c.out_channels = j.at("out_channels").get<std::int64_t>();
-  c.channels = j.at("channels").get<std::int64_t>();
-  c.multipliers = j.at("multipliers").get<std::vector<std::int64_t>>();
-  c.blocks = j.at("blocks").get<std::int64_t>();
-  c.embedding = j.at("embedding").get<std::int64_t>();
-  c.attention = j.at("attention").get<bool>();
-  return c;
-}
-
 void write_model(const std::filesystem::path& path, const torch::nn::Module& net, const nlohmann::json& config,
                  std::int64_t step) {
   torch::serialize::OutputArchive ar, weights;
@@ -131,33 +99,44 @@ void write_model(const std::filesystem::path& path, const torch::nn::Module& net
   write_file_atomic(path, os.str());
 }
 
-ModelFile read_model(const std::filesystem::path& path, const at::Device& device) {
-  torch::serialize::InputArchive ar;
-  load_archive(path, ar, device, "eps model file");
-  ModelFile m;
-  try {
-    c10::IValue v;
-    EPS_CHECK(ar.try_read("format", v) && v.isString() && v.toStringRef() == "eps.model", io_error, "'", path.string(),
-              "' is not an eps model file (no 'format' = eps.model; a training checkpoint.pt? use the ",
-              "model.pt beside it)");
-    ar.read("config", v);
-    m.config = nlohmann::json::parse(v.toStringRef());
-    ar.read("step", v);
-    m.step = v.toInt();
-    m.net = UNet(unet_config_from_json(m.config.at("network")));
-    torch::serialize::InputArchive weights;
-    ar.read("weights", weights);
-    m.net->load(weights);
-  } catch (const c10::Error& e) {
-    detail::raise<io_error>("'", path.string(), "' is not a usable eps model file: a field is missing or malformed (",
-                            e.what_without_backtrace(), ")");
-  } catch (const nlohmann::json::exception& e) {
-    detail::raise<io_error>("'", path.string(), "' is not a usable eps model file: its configuration is malformed (",
-                            e.what(), ")");
-  }
-  m.net->to(device);
-  m.net->eval();
-  return m;
+std::string png_grid(const at::Tensor& images, std::int64_t columns) {
+  EPS_CHECK(images.dim() == 4 && images.size(1) == 1 && columns >= 1, shape_error,
+            "png_grid: expected [N, 1, H, W] grey images");
+  const std::int64_t n = images.size(0), h = images.size(2), w = images.size(3), pad = 2;
+  const std::int64_t cols = std::min(columns, n), rows = (n + cols - 1) / cols;
+  const std::int64_t W = cols * (w + pad) + pad, H = rows * (h + pad) + pad;
+  std::vector<unsigned char> px(static_cast<std::size_t>(W * H), 255);
+  const at::Tensor u8 =
+      ((images.detach().to(at::kCPU, at::kFloat).clamp(-1, 1) + 1) * 127.5).round().to(at::kByte).contiguous();
+  const unsigned char* src = u8.data_ptr<unsigned char>();
+  for (std::int64_t k = 0; k < n; ++k)
+    for (std::int64_t i = 0; i < h; ++i)
+      for (std::int64_t j = 0; j < w; ++j)
+        px[static_cast<std::size_t>((pad + (k / cols) * (h + pad) + i) * W + pad + (k % cols) * (w + pad) + j)] =
+            src[(k * h + i) * w + j];
+  std::string out;
+  const auto sink = [](void* ctx, void* data, int size) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  };
+  EPS_CHECK(stbi_write_png_to_func(sink, &out, static_cast<int>(W), static_cast<int>(H), 1, px.data(),
+                                   static_cast<int>(W)) != 0,
+            io_error, "png_grid: PNG encoding failed");
+  return out;
+}
+
+at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref) {
+  const at::Tensor a = x.detach().to(at::kCPU, at::kDouble).contiguous().flatten(1),
+                   b = ref.detach().to(at::kCPU, at::kDouble).contiguous().flatten(1);
+  const auto n = static_cast<std::size_t>(a.size(1));
+  at::Tensor out = at::empty({a.size(0)}, at::kDouble);
+  for (std::int64_t k = 0; k < a.size(0); ++k)
+    out[k] = eps::psnr(std::span<const double>(a[k].data_ptr<double>(), n),
+                       std::span<const double>(b[k].data_ptr<double>(), n));
+  return out;
+}
+
+std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> raw_network(UNet net) {
+  return [net](const at::Tensor& x, const at::Tensor& c) mutable { return net->forward(x, c); };
 }
 
 }  // namespace eps::cli

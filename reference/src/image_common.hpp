@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // What the image programs share (docs/training.md §4–7): the device flag, Fashion-MNIST on a device with the
-// fixed validation split, hashes of data and weights, the zip pre-check of torch archives, and the model
-// file (`model.pt`: the EMA weights of a trained network with the configuration that says how to use it).
+// fixed validation split, hashes of data and weights, writing model files (`model.pt`: the EMA weights of a
+// trained network with the configuration that says how to use it; eps::networks reads them), PNG grids.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -10,9 +10,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "eps/networks/model_file.hpp"
 #include "unet.hpp"
 
 namespace eps::cli {
@@ -36,27 +38,27 @@ struct ImageData {
 };
 ImageData load_image_data(const std::string& dir, bool test_split, std::int64_t subset, const at::Device& device);
 
-/// Reads a torch archive (zip) into `ar`, refusing a file that is not a zip archive or has no central
-/// directory at its end before LibTorch's reader sees it (LibTorch 1.13 leaks on those). io_error that
-/// names the file and `what` it should have been.
-void load_archive(const std::filesystem::path& path, torch::serialize::InputArchive& ar, const at::Device& device,
-                  const std::string& what);
+using networks::load_archive;
+using networks::model_denoise;
+using networks::ModelFile;
+using networks::read_model;
+using networks::to_json;
+using networks::unet_config_from_json;
+using networks::with_schedule;
 
-/// A trained network: its configuration (the training configuration, with "network" describing the
-/// U-Net) and the network holding the EMA weights, in evaluation mode.
-struct ModelFile {
-  nlohmann::json config;
-  std::int64_t step = 0;
-  UNet net{nullptr};
-};
-/// Writes `net`'s weights with `config` and `step` to `path` atomically (format eps.model).
+/// Writes `net`'s weights with `config` and `step` to `path` atomically (format eps.model, read by
+/// eps::networks::read_model).
 void write_model(const std::filesystem::path& path, const torch::nn::Module& net, const nlohmann::json& config,
                  std::int64_t step);
-/// Reads a model file written by write_model onto `device`; io_error for a missing, corrupt or foreign file.
-ModelFile read_model(const std::filesystem::path& path, const at::Device& device);
 
-/// The U-Net configuration recorded in a model's configuration ("network"), and its inverse.
-nlohmann::json to_json(const UNetConfig& c);
-UNetConfig unet_config_from_json(const nlohmann::json& j);
+/// A [N, 1, H, W] batch of grey images in [−1, 1] as one PNG (`columns` images per row, 2-pixel white
+/// gutters), encoded in memory (stb_image_write) for write_file_atomic.
+std::string png_grid(const at::Tensor& images, std::int64_t columns);
+
+/// eps::psnr of every image of x against ref (both [N, ...] in [−1, 1]: data range 2), as a [N] tensor.
+at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref);
+
+/// The raw network F(input, c_noise) of a U-Net, as the parametrizations call it.
+std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> raw_network(UNet net);
 
 }  // namespace eps::cli

@@ -22,56 +22,8 @@
 #include "image_common.hpp"
 #include "util.hpp"
 
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO
-#include <stb/stb_image_write.h>
-
 namespace eps::cli {
 namespace {
-
-std::string png_grid(const at::Tensor& images, std::int64_t columns) {
-  EPS_CHECK(images.dim() == 4 && images.size(1) == 1 && columns >= 1, shape_error,
-            "png_grid: expected [N, 1, H, W] grey images");
-  const std::int64_t n = images.size(0), h = images.size(2), w = images.size(3), pad = 2;
-  const std::int64_t cols = std::min(columns, n), rows = (n + cols - 1) / cols;
-  const std::int64_t W = cols * (w + pad) + pad, H = rows * (h + pad) + pad;
-  std::vector<unsigned char> px(static_cast<std::size_t>(W * H), 255);
-  const at::Tensor u8 =
-      ((images.detach().to(at::kCPU, at::kFloat).clamp(-1, 1) + 1) * 127.5).round().to(at::kByte).contiguous();
-  const unsigned char* src = u8.data_ptr<unsigned char>();
-  for (std::int64_t k = 0; k < n; ++k)
-    for (std::int64_t i = 0; i < h; ++i)
-      for (std::int64_t j = 0; j < w; ++j)
-        px[static_cast<std::size_t>((pad + (k / cols) * (h + pad) + i) * W + pad + (k % cols) * (w + pad) + j)] =
-            src[(k * h + i) * w + j];
-  std::string out;
-  const auto sink = [](void* ctx, void* data, int size) {
-    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
-  };
-  EPS_CHECK(stbi_write_png_to_func(sink, &out, static_cast<int>(W), static_cast<int>(H), 1, px.data(),
-                                   static_cast<int>(W)) != 0,
-            io_error, "png_grid: PNG encoding failed");
-  return out;
-}
-
-std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> raw_network(UNet net) {
-  return [net](const at::Tensor& x, const at::Tensor& c) mutable { return net->forward(x, c); };
-}
-
-/// x̂0 of a model's raw network at time t of schedule s, for the network input x (x_t, or the pivot).
-template <Schedule S, class Raw>
-at::Tensor model_denoise(const nlohmann::json& config, const S& s, Raw&& raw, const at::Tensor& x, double t) {
-  const Coefficients c = coefficients(s, t);
-  const std::int64_t b = x.size(0);
-  const auto full = [&](double v) {
-    return at::full({b}, v, at::TensorOptions().dtype(at::kDouble).device(x.device()));
-  };
-  if (config.value("output", "x0") == "velocity") {
-    libtorch::TrainingLevels lv{full(t), full(c.alpha), full(c.sigma), full(c.alpha_dot), full(c.sigma_dot)};
-    return libtorch::VelocityParametrization(0.5).denoise(raw, x, lv);
-  }
-  return libtorch::EdmPreconditioning(0.5).denoise(raw, x, full(c.alpha), full(c.sigma));
-}
 
 struct SampleOptions {
   std::string model, out = "samples.png", device = "cpu";
@@ -87,7 +39,6 @@ int sample(const SampleOptions& o) {
   ModelFile m = read_model(o.model, device);
   EPS_CHECK(m.config.value("objective", "") == "edm_prior", value_error, "eps image sample: '", o.model, "' is a ",
             m.config.value("objective", "?"), " model; unconditional samples come from a prior (objective edm_prior)");
-  const std::string schedule = m.config.value("schedule", "ve");
   torch::NoGradGuard ng;
   const auto run = [&](const auto& s) {
     UNet net = m.net;
@@ -104,7 +55,7 @@ int sample(const SampleOptions& o) {
     return edm_sample(denoiser, s, x, eo);
   };
   Stopwatch clock;
-  const SampleResult<at::Tensor> r = schedule == "ve" ? run(VeEdm{}) : run(Linear{});
+  const SampleResult<at::Tensor> r = with_schedule(m.config, run);
   write_file_atomic(o.out, png_grid(r.x, o.columns));
   std::cout << "sampled " << o.count << " images with " << r.nfe << " network evaluations each ("
             << (o.heun ? "EDM Heun" : "EDM Euler") << ", " << o.steps << " levels) in " << clock.seconds()
@@ -120,23 +71,11 @@ struct RestoreOptions {
   std::uint64_t seed = 1;
 };
 
-/// eps::psnr of every image of x against ref (both [N, ...] in [−1, 1]: data range 2), as a [N] tensor.
-at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref) {
-  const at::Tensor a = x.detach().to(at::kCPU, at::kDouble).contiguous().flatten(1),
-                   b = ref.detach().to(at::kCPU, at::kDouble).contiguous().flatten(1);
-  const auto n = static_cast<std::size_t>(a.size(1));
-  at::Tensor out = at::empty({a.size(0)}, at::kDouble);
-  for (std::int64_t k = 0; k < a.size(0); ++k)
-    out[k] = eps::psnr(std::span<const double>(a[k].data_ptr<double>(), n),
-                       std::span<const double>(b[k].data_ptr<double>(), n));
-  return out;
-}
-
 int restore(const RestoreOptions& o) {
   const at::Device device = parse_device(o.device);
   if (o.threads > 0) at::set_num_threads(o.threads);
   ModelFile m = read_model(o.model, device);
-  const std::string objective = m.config.value("objective", "?"), schedule = m.config.value("schedule", "ve");
+  const std::string objective = m.config.value("objective", "?");
   const Task task = task_from_string(o.task);
   const ImageData test = load_image_data(o.data, true, 0, device);
   EPS_CHECK(o.count <= test.train.size(0), value_error, "--count: at most ", test.train.size(0), " test images");
@@ -164,13 +103,11 @@ int restore(const RestoreOptions& o) {
             };
             return edm_sample(zero_shot_denoiser(prior, s, A, y, o.sigma_y), s, xT, eo);
           }
-          PivotOptions po;
-          po.check_range = false;
+          const EpsInputPlan<std::decay_t<decltype(A)>> plan(A, y);  // the per-run part of the pivot, once
           const auto posterior = [&](const at::Tensor& x, double t) {
             const Coefficients c = coefficients(s, t);
             const ConditionalInput<at::Tensor> in =
-                objective == "eps" ? eps_input(A, x, y, NoiseLevels{c.alpha, c.sigma, o.sigma_y}, po)
-                                   : palette_input(A, x, y);
+                objective == "eps" ? plan(x, NoiseLevels{c.alpha, c.sigma, o.sigma_y}) : palette_input(A, x, y);
             const auto raw = [&](const at::Tensor& xi, const at::Tensor& cn) {
               return net->forward(at::cat({xi, in.observation}, 1), cn);
             };
@@ -178,7 +115,7 @@ int restore(const RestoreOptions& o) {
           };
           return edm_sample(posterior, s, xT, eo);
         };
-        const SampleResult<at::Tensor> r = schedule == "ve" ? run(VeEdm{}) : run(Linear{});
+        const SampleResult<at::Tensor> r = with_schedule(m.config, run);
         samples = r.x;
         nfe = r.nfe;
       },

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+/// @file model_file.hpp
+/// The model files of the image pipeline (docs/training.md §8; format `eps.model`): a trained U-Net's EMA
+/// weights with the training configuration that says how to use it — its objective (edm_prior, eps,
+/// palette), schedule (ve, linear), output (x0 through EDM preconditioning, or velocity) and sigma_data —
+/// and the denoiser that configuration defines. Library eps::networks (component torch).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/serialize/input-archive.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "eps/backends/torch_edm.hpp"
+#include "eps/error.hpp"
+#include "eps/networks/unet.hpp"
+#include "eps/schedule.hpp"
+
+namespace eps::networks {
+
+/// Reads a torch archive (zip) into `ar` on `device`, refusing a file that is not a zip archive or has no
+/// central directory at its end before LibTorch's reader sees it (LibTorch 1.13 leaks on those). io_error
+/// that names the file and `what` it should have been.
+void load_archive(const std::filesystem::path& path, torch::serialize::InputArchive& ar, const at::Device& device,
+                  const std::string& what);
+
+/// A trained network: its configuration (the training configuration, with "network" describing the
+/// U-Net) and the network holding the EMA weights, in evaluation mode.
+struct ModelFile {
+  nlohmann::json config;
+  std::int64_t step = 0;
+  UNet net{nullptr};
+};
+
+/// Reads a model file onto `device`; io_error for a missing, corrupt or foreign file (a training
+/// checkpoint, for instance).
+ModelFile read_model(const std::filesystem::path& path, const at::Device& device);
+
+/// The U-Net configuration recorded in a model's configuration ("network"), and its inverse.
+nlohmann::json to_json(const UNetConfig& c);
+UNetConfig unet_config_from_json(const nlohmann::json& j);
+
+/// x̂0 of a model's raw network F(input, c_noise) at time t of schedule s, for the network input x (x_t,
+/// or the pivot x̃ for EPS): EDM preconditioning or the velocity parametrization, as the model's
+/// configuration says (docs/training.md §1), with its sigma_data.
+template <Schedule S, class Raw>
+at::Tensor model_denoise(const nlohmann::json& config, const S& s, Raw&& raw, const at::Tensor& x, double t) {
+  const Coefficients c = coefficients(s, t);
+  const std::int64_t b = x.size(0);
+  const auto full = [&](double v) {
+    return at::full({b}, v, at::TensorOptions().dtype(at::kDouble).device(x.device()));
+  };
+  const double sigma_data = config.value("sigma_data", 0.5);
+  if (config.value("output", "x0") == "velocity") {
+    libtorch::TrainingLevels lv{full(t), full(c.alpha), full(c.sigma), full(c.alpha_dot), full(c.sigma_dot)};
+    return libtorch::VelocityParametrization(sigma_data).denoise(raw, x, lv);
+  }
+  return libtorch::EdmPreconditioning(sigma_data).denoise(raw, x, full(c.alpha), full(c.sigma));
+}
+
+/// Calls f(schedule) with the schedule a model was trained on ("ve": VeEdm, "linear": Linear).
+template <class F>
+decltype(auto) with_schedule(const nlohmann::json& config, F&& f) {
+  const std::string s = config.value("schedule", "ve");
+  if (s == "linear") return f(Linear{});
+  EPS_CHECK(s == "ve", value_error, "model schedule '", s, "': expected ve or linear");
+  return f(VeEdm{});
+}
+
+}  // namespace eps::networks
