@@ -604,6 +604,7 @@ void add_image_command(CLI::App& app) {
   add_image_classifier_command(*img);
   add_image_sample_command(*img);
   add_image_restore_command(*img);
+  add_image_eval_command(*img);
 }
 
 }  // namespace eps::cli
