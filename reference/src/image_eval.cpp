@@ -20,6 +20,7 @@
 #include <set>
 #include <span>
 #include <sstream>
+#include <thread>
 
 #include "classifier.hpp"
 #include "commands.hpp"
@@ -593,17 +594,23 @@ void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::v
       const std::string what = col == 2 ? "psnr" : "fd";
       gp << "set output '" << (pd / (what + "_" + task + ".png")).string() << "'\nset title '"
          << (col == 2 ? "PSNR of one posterior sample (dB), " : "Fréchet distance (classifier features), ") << task
-         << "'\nset logscale x\nset xlabel 'NFE per sample'\nset ylabel '" << (col == 2 ? "PSNR (dB)" : "FD")
-         << "'\nplot ";
-      for (std::size_t i = 0; i < names.size(); ++i)
-        gp << "'" << df.string() << "' index " << i << " using 1:" << col << " with linespoints lw 2 pt 7 title '"
-           << names[i] << "', ";
+         << "'\nset logscale x\nset xlabel 'NFE per sample'\nset ylabel '" << (col == 2 ? "PSNR (dB)" : "FD") << "'\n";
+      // One colour and point type per family, the same in every plot; PSNR from 0 dB (A†y can lie far below).
+      static const char* colours[] = {"#000000", "#7f7f7f", "#d62728", "#ff7f0e", "#8c564b", "#2ca02c",
+                                      "#17becf", "#1f77b4", "#9467bd", "#bcbd22", "#e377c2"};
+      gp << (col == 2 ? "set yrange [0:*]\n" : "set autoscale y\n") << "plot ";
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        const auto k =
+            static_cast<std::size_t>(std::find(kFamilies.begin(), kFamilies.end(), names[i]) - kFamilies.begin());
+        gp << "'" << df.string() << "' index " << i << " using 1:" << col << " with linespoints lw 2 pt " << 4 + k % 10
+           << " ps 1.5 lc rgb '" << colours[k % 11] << "' title '" << names[i] << "', ";
+      }
       const std::string& pv = col == 2 ? pinv_psnr : pinv_fd;
       if (!pv.empty())
-        gp << pv << " with lines dt 2 lw 2 lc rgb 'black' title 'A†y'\n";
+        gp << pv << " with lines dt 2 lw 2 lc rgb 'black' title 'A†y (" << pv << ")'\n";
       else
         gp << "NaN notitle\n";
-      gp << "unset logscale\n";
+      gp << "unset logscale\nset autoscale y\n";
     }
   }
   // Cost: seconds per image per method (mean over tasks), at batch 1 and at the run's batch.
@@ -625,7 +632,8 @@ void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::v
      << "'\nset terminal pngcairo noenhanced size 1100,560 font 'sans,10'\n"
      << "set title 'wall time per image (mean over tasks)'\nset style data histogram\nset style histogram cluster gap "
         "1\n"
-     << "set style fill solid 0.8 border -1\nset logscale y\nset ylabel 'seconds per image'\nset xtics rotate by -45\n"
+     << "set style fill solid 0.8 border -1\nset logscale y\nset format y '%g'\nunset xlabel\n"
+     << "set ylabel 'seconds per image'\nset xtics rotate by -45\n"
      << "set datafile missing NaN\nplot '" << cf.string()
      << "' using 2:xtic(1) title 'batch 1', '' using 3 title 'run batch'\n";
   const fs::path script = pd / "plots.gp";
@@ -642,7 +650,8 @@ void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::v
 int run_eval(const EvalOptions& o) {
   Stopwatch total;
   const at::Device device = parse_device(o.device);
-  if (o.threads > 0) at::set_num_threads(o.threads);
+  // Every hardware thread by default (LibTorch's own default counts physical cores only).
+  at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   // Tasks and methods.
   std::vector<Task> tasks;
   for (const std::string& t : o.tasks) {
@@ -671,6 +680,18 @@ int run_eval(const EvalOptions& o) {
                     eps = pick(o.eps, md / "eps_multitask" / "model.pt"),
                     palette = pick(o.palette, md / "palette_multitask" / "model.pt"),
                     classifier = pick(o.classifier, md / "classifier" / "classifier.pt");
+  const auto need = [&](bool used, const std::string& path, const char* what, const char* flag) {
+    EPS_CHECK(!used || fs::exists(path), io_error, "no ", what, " at '", path,
+              "' (the shipped models are in the repository's models/: run from the repository root, or pass --models "
+              "DIR or --",
+              flag, " FILE)");
+  };
+  need(true, classifier, "classifier", "classifier");
+  need(fam.count("prior") || fam.count("zero_shot") || fam.count("dps") || fam.count("pigdm") || fam.count("ddnm") ||
+           fam.count("ddrm"),
+       prior, "prior", "prior");
+  need(fam.count("eps_multitask") > 0, eps, "multi-task EPS model", "eps");
+  need(fam.count("palette") > 0, palette, "Palette model", "palette");
   Models models(device);
   EvalContext ctx{o, device, models};
   // Data: the first `images` test images are restored; the Fréchet reference is the first fd_reference.
@@ -918,7 +939,7 @@ void add_image_eval_command(CLI::App& image) {
   c->add_option("--out", o->out, "Output directory");
   c->add_option("--data", o->data, "Directory of the Fashion-MNIST IDX files");
   c->add_option("--device", o->device, "cpu, cuda or cuda:k");
-  c->add_option("--threads", o->threads, "CPU threads (0: LibTorch's default)")->check(CLI::Range(0, 1024));
+  c->add_option("--threads", o->threads, "CPU threads (0: every hardware thread)")->check(CLI::Range(0, 1024));
   c->callback([o] { throw CommandResult{run_eval(*o)}; });
 }
 

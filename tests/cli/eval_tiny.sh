@@ -64,5 +64,5 @@ set -e
 set +e
 "$eps" image eval --models "$work/models" --classifier "$work/none.pt" --out "$work/bad" > /dev/null 2> "$work/err.txt"; code=$?
 set -e
-[ $code -eq 2 ] && grep -q "none.pt" "$work/err.txt" || { echo "missing classifier: code $code"; cat "$work/err.txt"; exit 1; }
+[ $code -eq 2 ] && grep -q "no classifier at .*none.pt.*--models DIR" "$work/err.txt" || { echo "missing classifier: code $code"; cat "$work/err.txt"; exit 1; }
 echo "eval_tiny: all outputs present, 54 rows, parts reused"
