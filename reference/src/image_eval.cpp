@@ -216,21 +216,21 @@ struct Part {
   bool reused = false;
 };
 
+/// The settings that determine a run's samples and timings: the key of every cached part (with the task,
+/// the method and its weights) and the configuration in results.json.
+json run_config(const EvalOptions& o, const at::Device& device) {
+  return {{"images", o.images},       {"seeds", o.seeds},       {"batch", o.batch},
+          {"sigma_y", o.sigma_y},     {"seed", o.seed},         {"dps_zeta", o.dps_zeta},
+          {"sigma_max", o.sigma_max}, {"device", device.str()}, {"threads", at::get_num_threads()}};
+}
+
 json part_key(const Method& m, EvalContext& c, const TaskData& td) {
-  const EvalOptions& o = c.o;
-  return {{"task", to_string(td.task)},
-          {"method", m.id()},
-          {"images", o.images},
-          {"seeds", o.seeds},
-          {"batch", o.batch},
-          {"sigma_y", o.sigma_y},
-          {"seed", o.seed},
-          {"dps_zeta", o.dps_zeta},
-          {"sigma_max", o.sigma_max},
-          {"device", c.device.str()},
-          {"threads", at::get_num_threads()},
-          {"batch1", o.batch1},
-          {"weights", m.model.empty() ? std::string() : c.models.hash(m.model)}};
+  json k = run_config(c.o, c.device);
+  k["task"] = to_string(td.task);
+  k["method"] = m.id();
+  k["batch1"] = c.o.batch1;
+  k["weights"] = m.model.empty() ? std::string() : c.models.hash(m.model);
+  return k;
 }
 
 std::optional<Part> load_part(const fs::path& path, const json& key) {
@@ -638,13 +638,7 @@ void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::v
      << "' using 2:xtic(1) title 'batch 1', '' using 3 title 'run batch'\n";
   const fs::path script = pd / "plots.gp";
   write_file_atomic(script, gp.str());
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    std::cerr << "eps image eval: gnuplot not found, plots skipped (install gnuplot-nox; the script is " << script
-              << ")\n";
-    return;
-  }
-  const std::string cmd = "gnuplot '" + script.string() + "' 2>&1";
-  EPS_CHECK(std::system(cmd.c_str()) == 0, io_error, "gnuplot failed on ", script.string());
+  run_gnuplot(script, "eps image eval");
 }
 
 int run_eval(const EvalOptions& o) {
@@ -849,24 +843,12 @@ int run_eval(const EvalOptions& o) {
                   {"batch", c.batch}});
   json jf = json::object();
   for (const auto& [t, v] : floors) jf[t] = std::isfinite(v) ? json(v) : json(nullptr);
-  const json doc{
-      {"config",
-       {{"images", o.images},
-        {"seeds", o.seeds},
-        {"batch", o.batch},
-        {"sigma_y", o.sigma_y},
-        {"seed", o.seed},
-        {"dps_zeta", o.dps_zeta},
-        {"sigma_max", o.sigma_max},
-        {"device", device.str()},
-        {"threads", at::get_num_threads()},
-        {"fd_reference", o.fd_reference},
-        {"ssim", "Gaussian window 11x11, sigma 1.5, K1 0.01, K2 0.03, data range 2, valid positions"},
-        {"fd_features", "penultimate layer (128) of the project's Fashion-MNIST classifier, not Inception"},
-        {"models", {{"prior", prior}, {"eps_multitask", eps}, {"palette", palette}, {"classifier", classifier}}}}},
-      {"rows", jrows},
-      {"cost", jc},
-      {"fd_test_images", jf}};
+  json config = run_config(o, device);
+  config["fd_reference"] = o.fd_reference;
+  config["ssim"] = "Gaussian window 11x11, sigma 1.5, K1 0.01, K2 0.03, data range 2, valid positions";
+  config["fd_features"] = "penultimate layer (128) of the project's Fashion-MNIST classifier, not Inception";
+  config["models"] = {{"prior", prior}, {"eps_multitask", eps}, {"palette", palette}, {"classifier", classifier}};
+  const json doc{{"config", config}, {"rows", jrows}, {"cost", jc}, {"fd_test_images", jf}};
   write_file_atomic(out / "results.json", doc.dump(1) + "\n");
   if (o.plots) write_plots(out, rows, task_names);
   std::cout << table

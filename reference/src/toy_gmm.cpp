@@ -351,8 +351,6 @@ std::vector<Summary> summarize(const std::vector<Row>& rows) {
   return out;
 }
 
-bool have_gnuplot() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
-
 /// Per cell: distance against NFE per method (log x), floor dashed; and for the first problem a scatter of
 /// the first two coordinates of each method's samples over the exact posterior samples.
 void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
@@ -426,13 +424,7 @@ void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
   }
   const fs::path script = pd / "plots.gp";
   write_file_atomic(script, gp.str());
-  if (!have_gnuplot()) {
-    std::cerr << "eps toy gmm: gnuplot not found, plots skipped (install gnuplot-nox; the script is " << script
-              << ")\n";
-    return;
-  }
-  const std::string cmd = "gnuplot '" + script.string() + "' 2>&1";
-  EPS_CHECK(std::system(cmd.c_str()) == 0, io_error, "gnuplot failed on ", script.string());
+  run_gnuplot(script, "eps toy gmm");
 }
 
 int run_toy(const ToyOptions& o) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -50,6 +51,19 @@ inline std::string read_file(const std::filesystem::path& path) {
   std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EPS_CHECK(!in.bad(), io_error, "error while reading '", path.string(), "'");
   return s;
+}
+
+/// Runs gnuplot on `script` (written by the caller). Without gnuplot on the PATH the plots are skipped with a
+/// note on stderr that names `program` and the script (false); a failing gnuplot is an io_error.
+inline bool run_gnuplot(const std::filesystem::path& script, const std::string& program) {
+  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
+    std::cerr << program << ": gnuplot not found, plots skipped (install gnuplot-nox; the script is " << script
+              << ")\n";
+    return false;
+  }
+  const std::string cmd = "gnuplot '" + script.string() + "' 2>&1";
+  EPS_CHECK(std::system(cmd.c_str()) == 0, io_error, "gnuplot failed on ", script.string());
+  return true;
 }
 
 /// Seconds since construction.
