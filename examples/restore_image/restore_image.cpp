@@ -108,19 +108,16 @@ int main(int argc, char** argv) try {
   at::Tensor restored, observation;
   std::visit(
       [&](const auto& A) {
-        const at::Tensor y = A.apply(x0) + a.sigma_y * at::randn(A.apply(x0).sizes(), gen.on(device), x0.options());
-        observation = eps::observation_image(A, y);
+        const at::Tensor clean = A.apply(x0);
+        const at::Tensor y = clean + a.sigma_y * at::randn(clean.sizes(), gen.on(device), x0.options());
+        // What the EPS input needs of (A, y), once: singular values, Uᴴy and the observation image.
+        const eps::EpsInputPlan<std::decay_t<decltype(A)>> plan(A, y);
+        observation = plan.observation();
         eps::networks::with_schedule(m.config, [&](const auto& s) {
-          eps::PivotOptions po;
-          po.check_range = false;  // y is noisy
           // The EPS posterior denoiser: the network fed the pivot and the observation image.
           const auto denoiser = [&](const at::Tensor& x, double t) {
             const eps::Coefficients c = eps::coefficients(s, t);
-            const auto in = eps::eps_input(A, x, y, eps::NoiseLevels{c.alpha, c.sigma, a.sigma_y}, po);
-            const auto raw = [&](const at::Tensor& xi, const at::Tensor& c_noise) {
-              return m.net->forward(at::cat({xi, in.observation}, 1), c_noise);
-            };
-            return eps::networks::model_denoise(m.config, s, raw, in.image, t);
+            return eps::networks::conditional_denoise(m, s, plan(x, eps::NoiseLevels{c.alpha, c.sigma, a.sigma_y}), t);
           };
           eps::EdmOptions eo;
           eo.steps = a.steps;

@@ -85,6 +85,22 @@ ImageData load_image_data(const std::string& dir, bool test_split, std::int64_t 
   return d;
 }
 
+std::vector<Task> tasks_from_flag(const std::vector<std::string>& names) {
+  std::vector<Task> t;
+  for (const std::string& name : names) {
+    if (name == "all") {
+      t.insert(t.end(), all_tasks.begin(), all_tasks.end());
+    } else {
+      try {
+        t.push_back(task_from_string(name));
+      } catch (const value_error& e) {
+        detail::raise<value_error>("--tasks: ", e.what());
+      }
+    }
+  }
+  return t;
+}
+
 void write_model(const std::filesystem::path& path, const torch::nn::Module& net, const nlohmann::json& config,
                  std::int64_t step) {
   torch::serialize::OutputArchive ar, weights;
@@ -133,10 +149,6 @@ at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref) {
     out[k] = eps::psnr(std::span<const double>(a[k].data_ptr<double>(), n),
                        std::span<const double>(b[k].data_ptr<double>(), n));
   return out;
-}
-
-std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> raw_network(UNet net) {
-  return [net](const at::Tensor& x, const at::Tensor& c) mutable { return net->forward(x, c); };
 }
 
 }  // namespace eps::cli

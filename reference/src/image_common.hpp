@@ -10,11 +10,11 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "eps/networks/model_file.hpp"
+#include "eps/tasks.hpp"
 #include "unet.hpp"
 
 namespace eps::cli {
@@ -38,6 +38,8 @@ struct ImageData {
 };
 ImageData load_image_data(const std::string& dir, bool test_split, std::int64_t subset, const at::Device& device);
 
+using networks::conditional_denoise;
+using networks::denoise;
 using networks::load_archive;
 using networks::model_denoise;
 using networks::ModelFile;
@@ -45,6 +47,9 @@ using networks::read_model;
 using networks::to_json;
 using networks::unet_config_from_json;
 using networks::with_schedule;
+
+/// The tasks of a --tasks flag ("all": the five, in their order); value_error naming the flag otherwise.
+std::vector<Task> tasks_from_flag(const std::vector<std::string>& names);
 
 /// Writes `net`'s weights with `config` and `step` to `path` atomically (format eps.model, read by
 /// eps::networks::read_model).
@@ -57,8 +62,5 @@ std::string png_grid(const at::Tensor& images, std::int64_t columns);
 
 /// eps::psnr of every image of x against ref (both [N, ...] in [−1, 1]: data range 2), as a [N] tensor.
 at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref);
-
-/// The raw network F(input, c_noise) of a U-Net, as the parametrizations call it.
-std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> raw_network(UNet net);
 
 }  // namespace eps::cli

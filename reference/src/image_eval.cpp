@@ -159,10 +159,7 @@ Tn sample_batch(const Method& m, EvalContext& c, const Op& op, const Tn& y, std:
     libtorch::Generator gen(noise_seed);
     const Tn xT = initial_noise(s, edm_grid(s, eo).front(), y, b, kImage.shape(), gen);
     const StepCallback<Tn> cb = [&](const StepInfo<Tn>&) { on_step(); };
-    UNet net = mf.net;
-    const auto prior = [&mf, &s, net](const Tn& x, double t) {
-      return model_denoise(mf.config, s, raw_network(net), x, t);
-    };
+    const auto prior = [&mf, &s](const Tn& x, double t) { return denoise(mf, s, x, t); };
     return std::visit(
         [&](const auto& A) -> Tn {
           const std::string& f = m.family;
@@ -173,12 +170,8 @@ Tn sample_batch(const Method& m, EvalContext& c, const Op& op, const Tn& y, std:
             const EpsInputPlan<std::decay_t<decltype(A)>> plan(A, y);
             const auto posterior = [&](const Tn& x, double t) {
               const Coefficients co = coefficients(s, t);
-              const ConditionalInput<Tn> in =
-                  eps ? plan(x, NoiseLevels{co.alpha, co.sigma, sy}) : palette_input(A, x, y);
-              const auto raw = [&](const Tn& xi, const Tn& cn) {
-                return net->forward(at::cat({xi, in.observation}, 1), cn);
-              };
-              return model_denoise(mf.config, s, raw, in.image, t);
+              return conditional_denoise(
+                  mf, s, eps ? plan(x, NoiseLevels{co.alpha, co.sigma, sy}) : palette_input(A, x, y), t);
             };
             return edm_sample(posterior, s, xT, eo, cb).x;
           }
@@ -233,19 +226,29 @@ json part_key(const Method& m, EvalContext& c, const TaskData& td) {
   return k;
 }
 
-std::optional<Part> load_part(const fs::path& path, const json& key) {
+/// The part saved at `path` if it was written for `key` (same task, method, weights and settings) and holds
+/// `count` samples; nothing otherwise (a part of another configuration is recomputed and overwritten).
+std::optional<Part> load_part(const fs::path& path, const json& key, std::int64_t count) {
   if (!fs::exists(path)) return std::nullopt;
   try {
     torch::serialize::InputArchive ar;
     load_archive(path, ar, at::kCPU, "eps evaluation part");
-    c10::IValue k, s, s1, v;
-    Tn x;
-    if (!ar.try_read("key", k) || k.toStringRef() != key.dump()) return std::nullopt;
-    ar.read("samples", x);
+    c10::IValue format, k, s, s1, v;
+    if (!ar.try_read("format", format) || format.toStringRef() != "eps.eval_part" || !ar.try_read("key", k) ||
+        k.toStringRef() != key.dump())
+      return std::nullopt;
+    Part p;
+    ar.read("samples", p.samples);
+    EPS_CHECK(p.samples.dim() == 4 && p.samples.size(0) == count, io_error, "it holds ", p.samples.size(0),
+              " samples, expected ", count);
     ar.read("seconds", s);
     ar.read("seconds_b1", s1);
     ar.read("vjp", v);
-    return Part{x, s.toDouble(), s1.toDouble(), static_cast<int>(v.toInt()), true};
+    p.seconds = s.toDouble();
+    p.seconds_b1 = s1.toDouble();
+    p.vjp = static_cast<int>(v.toInt());
+    p.reused = true;
+    return p;
   } catch (const std::exception& e) {
     std::cerr << "eps image eval: ignoring unreadable '" << path.string() << "' (" << e.what() << ")\n";
     return std::nullopt;
@@ -271,9 +274,9 @@ Part run_method(const Method& m, EvalContext& c, const TaskData& td) {
   const EvalOptions& o = c.o;
   const fs::path path = fs::path(o.out) / "parts" / to_string(td.task) / (m.id() + ".pt");
   const json key = part_key(m, c, td);
-  if (!o.fresh)
-    if (auto p = load_part(path, key)) return *p;
   const std::int64_t n = o.images, k = o.seeds, per = std::max<std::int64_t>(1, o.batch / k);
+  if (!o.fresh)
+    if (auto p = load_part(path, key, n * k)) return *p;
   const std::int64_t chunks = (n + per - 1) / per;
   const long steps = m.family == "pinv" ? 1 : m.nfe;
   Progress bar(std::string(to_string(td.task)) + " " + m.id(), chunks * steps + (o.batch1 ? steps : 0));
@@ -349,13 +352,14 @@ Row score(const Method& m, const Part& p, const TaskData& td, const EvalOptions&
   const Tn truth = td.x0.to(at::kCPU, at::kDouble).contiguous();
   // Measurement consistency ‖measured(A x̂ − y)‖/√m, m the number of measured values of the sample.
   const Op A = subset(td.op, 0, n, k, td.x0);
-  Tn res, count;
+  Tn consistency;  // per sample
   std::visit(
       [&](const auto& Aop) {
         const Tn xs = p.samples.to(td.x0.device(), td.x0.scalar_type());
         const Tn yr = td.y.repeat_interleave(k, 0);
-        res = eps::measured(Aop, Aop.apply(xs) - yr).flatten(1).to(at::kCPU, at::kDouble).norm(2, 1);
-        count = (eps::measured(Aop, at::ones_like(yr)) != 0).flatten(1).sum(1).to(at::kCPU, at::kDouble);
+        const Tn res = eps::measured(Aop, Aop.apply(xs) - yr).flatten(1).to(at::kCPU, at::kDouble).norm(2, 1);
+        const Tn count = (eps::measured(Aop, at::ones_like(yr)) != 0).flatten(1).sum(1).to(at::kCPU, at::kDouble);
+        consistency = (res / count.clamp_min(1).sqrt()).contiguous();
       },
       A);
   Row r;
@@ -371,6 +375,7 @@ Row score(const Method& m, const Part& p, const TaskData& td, const EvalOptions&
   std::vector<double> ps, ss, pm, sm, cr, co;
   const double* xp = x.data_ptr<double>();
   const double* tp = truth.data_ptr<double>();
+  const double* cp = consistency.data_ptr<double>();
   for (std::int64_t i = 0; i < n; ++i) {
     const std::span<const double> t(tp + i * d, static_cast<std::size_t>(d));
     double a = 0, b = 0, c = 0;
@@ -379,7 +384,7 @@ Row score(const Method& m, const Part& p, const TaskData& td, const EvalOptions&
       const std::span<const double> s(xp + (i * k + j) * d, static_cast<std::size_t>(d));
       a += psnr(s, t) / double(k);
       b += ssim(s, t, kImage) / double(k);
-      c += res[i * k + j].item<double>() / std::sqrt(std::max(1.0, count[i * k + j].item<double>())) / double(k);
+      c += cp[i * k + j] / double(k);
       for (std::int64_t q = 0; q < d; ++q)
         mean[static_cast<std::size_t>(q)] += s[static_cast<std::size_t>(q)] / double(k);
     }
@@ -414,24 +419,24 @@ struct Cost {
   std::int64_t batch = 0;
 };
 
-template <class F>
-double median_seconds(F&& f, int reps, const at::Device& device) {
-  for (int i = 0; i < 3; ++i) f();  // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    Stopwatch c;
-    Tn r = f();
-    if (!device.is_cpu()) (void)r.sum().item<double>();  // wait for the device
-    t.push_back(c.seconds());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
 double median(std::vector<double> v) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+/// The median time of `reps` calls of f (after 3 warm-up calls), waiting for the device after each.
+template <class F>
+double median_seconds(F&& f, int reps, const at::Device& device) {
+  for (int i = 0; i < 3; ++i) f();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    Stopwatch c;
+    Tn r = f();
+    if (!device.is_cpu()) (void)r.sum().item<double>();
+    t.push_back(c.seconds());
+  }
+  return median(std::move(t));
 }
 
 Cost measure_cost(const TaskData& td, EvalContext& c, const std::string& eps_model, const std::string& prior_model,
@@ -444,7 +449,6 @@ Cost measure_cost(const TaskData& td, EvalContext& c, const std::string& eps_mod
   const Op A = subset(td.op, 0, 1, 1, td.x0);
   const Tn y = td.y.slice(0, 0, 1);
   const Tn x = td.x0.slice(0, 0, 1) + at::randn_like(td.x0.slice(0, 0, 1));  // σ/α = 1
-  UNet net = mf.net;
   with_schedule(mf.config, [&](const auto& s) {
     const double t = time_from_noise_ratio(s, 1.0);
     const Coefficients co = coefficients(s, t);
@@ -457,14 +461,7 @@ Cost measure_cost(const TaskData& td, EvalContext& c, const std::string& eps_mod
           r.pivot_full_s = median_seconds([&] { return eps_input(Aop, x, y, lv, po).image; }, o.timing_reps, c.device);
           r.pivot_s = median_seconds([&] { return plan(x, lv).image; }, o.timing_reps, c.device);
           const ConditionalInput<Tn> in = plan(x, lv);
-          r.network_s = median_seconds(
-              [&] {
-                const auto raw = [&](const Tn& xi, const Tn& cn) {
-                  return net->forward(at::cat({xi, in.observation}, 1), cn);
-                };
-                return model_denoise(mf.config, s, raw, in.image, t);
-              },
-              o.timing_reps, c.device);
+          r.network_s = median_seconds([&] { return conditional_denoise(mf, s, in, t); }, o.timing_reps, c.device);
         },
         A);
     return 0;
@@ -514,14 +511,18 @@ std::string fmt_se(const MeanSe& m, int prec) {
   if (!std::isfinite(m.mean)) return "–";
   return fmt(m.mean, prec) + " ± " + fmt(m.se, prec);
 }
-std::string sci(double v) {
-  if (!std::isfinite(v)) return "";
+/// v to 4 significant digits, or `missing` where it is not finite (an empty CSV field, NaN for gnuplot).
+std::string number_or(double v, const char* missing) {
+  if (!std::isfinite(v)) return missing;
   std::ostringstream os;
   os << std::setprecision(4) << v;
   return os.str();
 }
+std::string sci(double v) { return number_or(v, ""); }
 
-json to_json(const MeanSe& m) { return {{"mean", m.mean}, {"se", m.se}}; }
+/// v, or null where it is not finite.
+json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+json to_json(const MeanSe& m) { return {{"mean", number(m.mean)}, {"se", number(m.se)}}; }
 
 std::string markdown(const std::vector<Row>& rows, const std::vector<Cost>& costs, const EvalOptions& o,
                      const std::map<std::string, double>& floors) {
@@ -583,8 +584,7 @@ void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::v
       }
       std::sort(pts.begin(), pts.end(), [](const Row* a, const Row* b) { return a->nfe < b->nfe; });
       dat << "# " << f << "\n";
-      for (const Row* r : pts)
-        dat << r->nfe << " " << fmt(r->psnr.mean, 4) << " " << (std::isfinite(r->fd) ? fmt(r->fd, 4) : "NaN") << "\n";
+      for (const Row* r : pts) dat << r->nfe << " " << fmt(r->psnr.mean, 4) << " " << number_or(r->fd, "NaN") << "\n";
       dat << "\n\n";
       names.push_back(f);
     }
@@ -625,7 +625,8 @@ void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::v
   }
   std::ostringstream cd;
   for (const std::string& m : order)
-    cd << "\"" << m << "\" " << sci(sum[m].first / cnt[m]) << " " << sci(sum[m].second / cnt[m]) << "\n";
+    cd << "\"" << m << "\" " << number_or(sum[m].first / cnt[m], "NaN") << " "
+       << number_or(sum[m].second / cnt[m], "NaN") << "\n";
   const fs::path cf = pd / "cost.dat";
   write_file_atomic(cf, cd.str());
   gp << "set output '" << (pd / "cost.png").string()
@@ -647,14 +648,7 @@ int run_eval(const EvalOptions& o) {
   // Every hardware thread by default (LibTorch's own default counts physical cores only).
   at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   // Tasks and methods.
-  std::vector<Task> tasks;
-  for (const std::string& t : o.tasks) {
-    if (t == "all") {
-      tasks.assign(all_tasks.begin(), all_tasks.end());
-      break;
-    }
-    tasks.push_back(task_from_string(t));
-  }
+  const std::vector<Task> tasks = tasks_from_flag(o.tasks);
   std::set<std::string> fam;
   for (const std::string& m : o.methods) {
     if (m == "all") {
@@ -701,7 +695,7 @@ int run_eval(const EvalOptions& o) {
   std::vector<Row> rows;
   std::vector<Cost> costs;
   std::map<std::string, double> floors;
-  std::vector<std::string> task_names, grid_notes;
+  std::vector<std::string> task_names;
   std::size_t reused = 0, ran = 0;
   for (std::size_t ti = 0; ti < tasks.size(); ++ti) {
     const Task task = tasks[ti];
@@ -806,9 +800,8 @@ int run_eval(const EvalOptions& o) {
     csv << r.task << "," << r.method << "," << r.family << "," << r.nfe << "," << r.vjp << "," << r.psnr.mean << ","
         << r.psnr.se << "," << r.ssim.mean << "," << r.ssim.se << "," << r.psnr_mean.mean << "," << r.psnr_mean.se
         << "," << r.ssim_mean.mean << "," << r.ssim_mean.se << "," << r.crps.mean << "," << r.crps.se << ","
-        << (std::isfinite(r.fd) ? sci(r.fd) : "") << "," << r.consistency.mean << "," << r.consistency.se << ","
-        << o.sigma_y << "," << (std::isfinite(r.seconds_b1) ? sci(r.seconds_b1) : "") << "," << r.seconds << ","
-        << r.batch << "," << o.images << "," << o.seeds << "\n";
+        << sci(r.fd) << "," << r.consistency.mean << "," << r.consistency.se << "," << o.sigma_y << ","
+        << sci(r.seconds_b1) << "," << r.seconds << "," << r.batch << "," << o.images << "," << o.seeds << "\n";
     jrows.push_back({{"task", r.task},
                      {"method", r.method},
                      {"family", r.family},
@@ -819,30 +812,29 @@ int run_eval(const EvalOptions& o) {
                      {"psnr_mean", to_json(r.psnr_mean)},
                      {"ssim_mean", to_json(r.ssim_mean)},
                      {"crps", to_json(r.crps)},
-                     {"fd", std::isfinite(r.fd) ? json(r.fd) : json(nullptr)},
+                     {"fd", number(r.fd)},
                      {"consistency", to_json(r.consistency)},
-                     {"seconds_per_image_b1", std::isfinite(r.seconds_b1) ? json(r.seconds_b1) : json(nullptr)},
+                     {"seconds_per_image_b1", number(r.seconds_b1)},
                      {"seconds_per_image", r.seconds},
                      {"batch", r.batch},
                      {"reused", r.reused}});
   }
   write_file_atomic(out / "results.csv", csv.str());
   json jc = json::array();
-  const auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
   for (const Cost& c : costs)
     jc.push_back({{"task", c.task},
-                  {"eps_input_seconds_b1", num(c.pivot_full_s)},
-                  {"eps_input_plan_seconds_b1", num(c.pivot_s)},
-                  {"network_seconds_b1", num(c.network_s)},
-                  {"pivot_share", num(c.pivot_s / c.network_s)},
-                  {"eps20_seconds_per_image_b1", num(c.eps_b1)},
-                  {"prior20_seconds_per_image_b1", num(c.prior_b1)},
-                  {"eps20_seconds_per_image_batch", num(c.eps_batch)},
-                  {"prior20_seconds_per_image_batch", num(c.prior_batch)},
-                  {"dps250_seconds_per_image_b1", num(c.dps_b1)},
+                  {"eps_input_seconds_b1", number(c.pivot_full_s)},
+                  {"eps_input_plan_seconds_b1", number(c.pivot_s)},
+                  {"network_seconds_b1", number(c.network_s)},
+                  {"pivot_share", number(c.pivot_s / c.network_s)},
+                  {"eps20_seconds_per_image_b1", number(c.eps_b1)},
+                  {"prior20_seconds_per_image_b1", number(c.prior_b1)},
+                  {"eps20_seconds_per_image_batch", number(c.eps_batch)},
+                  {"prior20_seconds_per_image_batch", number(c.prior_batch)},
+                  {"dps250_seconds_per_image_b1", number(c.dps_b1)},
                   {"batch", c.batch}});
   json jf = json::object();
-  for (const auto& [t, v] : floors) jf[t] = std::isfinite(v) ? json(v) : json(nullptr);
+  for (const auto& [t, v] : floors) jf[t] = number(v);
   json config = run_config(o, device);
   config["fd_reference"] = o.fd_reference;
   config["ssim"] = "Gaussian window 11x11, sigma 1.5, K1 0.01, K2 0.03, data range 2, valid positions";

@@ -41,10 +41,7 @@ int sample(const SampleOptions& o) {
             m.config.value("objective", "?"), " model; unconditional samples come from a prior (objective edm_prior)");
   torch::NoGradGuard ng;
   const auto run = [&](const auto& s) {
-    UNet net = m.net;
-    const auto denoiser = [&](const at::Tensor& x, double t) {
-      return model_denoise(m.config, s, raw_network(net), x, t);
-    };
+    const auto denoiser = [&](const at::Tensor& x, double t) { return denoise(m, s, x, t); };
     EdmOptions eo;
     eo.steps = o.steps;
     eo.heun = o.heun;
@@ -84,7 +81,6 @@ int restore(const RestoreOptions& o) {
   const TaskOperator<at::Tensor> op = tasks.evaluation(task, x0, o.count);
   libtorch::Generator gen(o.seed);
   torch::NoGradGuard ng;
-  UNet net = m.net;
   Stopwatch clock;
   at::Tensor samples, observation;
   int nfe = 0;
@@ -98,20 +94,15 @@ int restore(const RestoreOptions& o) {
           eo.steps = o.steps;
           const at::Tensor xT = initial_noise(s, edm_grid(s, eo).front(), x0, o.count, Shape{1, 28, 28}, gen);
           if (objective == "edm_prior") {  // the zero-shot pivot: the prior fed x̃ at the current time
-            const auto prior = [&](const at::Tensor& x, double t) {
-              return model_denoise(m.config, s, raw_network(net), x, t);
-            };
+            const auto prior = [&](const at::Tensor& x, double t) { return denoise(m, s, x, t); };
             return edm_sample(zero_shot_denoiser(prior, s, A, y, o.sigma_y), s, xT, eo);
           }
           const EpsInputPlan<std::decay_t<decltype(A)>> plan(A, y);  // the per-run part of the pivot, once
           const auto posterior = [&](const at::Tensor& x, double t) {
             const Coefficients c = coefficients(s, t);
-            const ConditionalInput<at::Tensor> in =
-                objective == "eps" ? plan(x, NoiseLevels{c.alpha, c.sigma, o.sigma_y}) : palette_input(A, x, y);
-            const auto raw = [&](const at::Tensor& xi, const at::Tensor& cn) {
-              return net->forward(at::cat({xi, in.observation}, 1), cn);
-            };
-            return model_denoise(m.config, s, raw, in.image, t);
+            return conditional_denoise(
+                m, s, objective == "eps" ? plan(x, NoiseLevels{c.alpha, c.sigma, o.sigma_y}) : palette_input(A, x, y),
+                t);
           };
           return edm_sample(posterior, s, xT, eo);
         };

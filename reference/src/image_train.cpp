@@ -67,23 +67,6 @@ struct TrainOptions {
   bool conditional() const { return objective != "prior"; }
 };
 
-/// The tasks of --tasks ("all": the five).
-std::vector<Task> task_list(const TrainOptions& o) {
-  std::vector<Task> t;
-  for (const std::string& name : o.tasks) {
-    if (name == "all") {
-      t.insert(t.end(), all_tasks.begin(), all_tasks.end());
-    } else {
-      try {
-        t.push_back(task_from_string(name));
-      } catch (const value_error& e) {
-        detail::raise<value_error>("--tasks: ", e.what());
-      }
-    }
-  }
-  return t;
-}
-
 /// The training configuration: what a checkpoint must match to be resumed, and what a model file records.
 /// A prior's keys are those of the first version of this program (so that its checkpoints still resume).
 json config_of(const TrainOptions& o, const std::string& init_hash) {
@@ -106,7 +89,7 @@ json config_of(const TrainOptions& o, const std::string& init_hash) {
   if (o.output != "x0" || o.conditional()) c["output"] = o.output;
   if (o.conditional()) {
     std::vector<std::string> names;
-    for (Task t : task_list(o)) names.emplace_back(to_string(t));
+    for (Task t : tasks_from_flag(o.tasks)) names.emplace_back(to_string(t));
     c["tasks"] = names;
     c["sigma_y"] = o.sigma_y;
     c["init"] = o.from_scratch ? std::string("scratch") : init_hash;
@@ -382,7 +365,7 @@ int train(TrainOptions o) {
   const bool root = dp.is_root();
 
   r.gen = libtorch::Generator(o.seed);
-  if (o.conditional()) r.tasks.emplace(ImageShape{1, 28, 28}, task_list(o), o.seed + 1);
+  if (o.conditional()) r.tasks.emplace(ImageShape{1, 28, 28}, tasks_from_flag(o.tasks), o.seed + 1);
   r.ema = std::make_unique<libtorch::Ema>(*r.net);
   r.opt = std::make_unique<torch::optim::Adam>(r.net->parameters(),
                                                torch::optim::AdamOptions(o.lr).betas({0.9, 0.999}).eps(1e-8));
@@ -418,7 +401,7 @@ int train(TrainOptions o) {
     torch::NoGradGuard ng;
     libtorch::Generator vg(1234567);
     std::optional<TaskSampler<at::Tensor>> vt;
-    if (o.conditional()) vt.emplace(ImageShape{1, 28, 28}, task_list(o), 7654321);
+    if (o.conditional()) vt.emplace(ImageShape{1, 28, 28}, tasks_from_flag(o.tasks), 7654321);
     const std::int64_t nv = std::min<std::int64_t>(o.val_images, data.val.size(0));
     double total = 0;
     for (std::int64_t i = 0; i < nv; i += o.batch) {

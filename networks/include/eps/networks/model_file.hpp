@@ -16,6 +16,7 @@
 
 #include "eps/backends/torch_edm.hpp"
 #include "eps/error.hpp"
+#include "eps/network_input.hpp"
 #include "eps/networks/unet.hpp"
 #include "eps/schedule.hpp"
 
@@ -59,6 +60,27 @@ at::Tensor model_denoise(const nlohmann::json& config, const S& s, Raw&& raw, co
     return libtorch::VelocityParametrization(sigma_data).denoise(raw, x, lv);
   }
   return libtorch::EdmPreconditioning(sigma_data).denoise(raw, x, full(c.alpha), full(c.sigma));
+}
+
+/// x̂0 of a model fed x alone (a prior: x = x_t, or the pivot for the zero-shot denoiser) at time t.
+template <Schedule S>
+at::Tensor denoise(const ModelFile& m, const S& s, const at::Tensor& x, double t) {
+  UNet net = m.net;  // a handle: forward is not const
+  return model_denoise(
+      m.config, s, [&](const at::Tensor& xi, const at::Tensor& c) { return net->forward(xi, c); }, x, t);
+}
+
+/// x̂0 of a conditional model (EPS: [x̃, observation image]; Palette: [x_t, observation image]) at time t:
+/// the two inputs concatenated along channels, the preconditioning applied to `in.image`.
+template <Schedule S>
+at::Tensor conditional_denoise(const ModelFile& m, const S& s, const ConditionalInput<at::Tensor>& in, double t) {
+  UNet net = m.net;
+  return model_denoise(
+      m.config, s,
+      [&](const at::Tensor& xi, const at::Tensor& c) {
+        return net->forward(at::cat({xi, in.observation}, 1), c);
+      },
+      in.image, t);
 }
 
 /// Calls f(schedule) with the schedule a model was trained on ("ve": VeEdm, "linear": Linear).
