@@ -668,18 +668,27 @@ int run_eval(const EvalOptions& o) {
                     eps = pick(o.eps, md / "eps_multitask" / "model.pt"),
                     palette = pick(o.palette, md / "palette_multitask" / "model.pt"),
                     classifier = pick(o.classifier, md / "classifier" / "classifier.pt");
-  const auto need = [&](bool used, const std::string& path, const char* what, const char* flag) {
-    EPS_CHECK(!used || fs::exists(path), io_error, "no ", what, " at '", path,
+  // The model each family runs on (the per-task and from-scratch EPS models are looked up per task) and the
+  // flag that names it: one table for the check that the selected methods' models exist and for the methods.
+  struct SharedModel {
+    const std::string* path;
+    const char* what;
+    const char* flag;
+  };
+  const SharedModel prior_model{&prior, "prior", "prior"}, eps_model{&eps, "multi-task EPS model", "eps"},
+      palette_model{&palette, "Palette model", "palette"};
+  const std::map<std::string, SharedModel> shared_model{
+      {"prior", prior_model}, {"eps_multitask", eps_model}, {"palette", palette_model}, {"zero_shot", prior_model},
+      {"dps", prior_model},   {"pigdm", prior_model},       {"ddnm", prior_model},      {"ddrm", prior_model}};
+  const auto need = [&](const std::string& path, const char* what, const char* flag) {
+    EPS_CHECK(fs::exists(path), io_error, "no ", what, " at '", path,
               "' (the shipped models are in the repository's models/: run from the repository root, or pass --models "
               "DIR or --",
               flag, " FILE)");
   };
-  need(true, classifier, "classifier", "classifier");
-  need(fam.count("prior") || fam.count("zero_shot") || fam.count("dps") || fam.count("pigdm") || fam.count("ddnm") ||
-           fam.count("ddrm"),
-       prior, "prior", "prior");
-  need(fam.count("eps_multitask") > 0, eps, "multi-task EPS model", "eps");
-  need(fam.count("palette") > 0, palette, "Palette model", "palette");
+  need(classifier, "classifier", "classifier");
+  for (const auto& [f, m] : shared_model)
+    if (fam.count(f)) need(*m.path, m.what, m.flag);
   Models models(device);
   EvalContext ctx{o, device, models};
   // Data: the first `images` test images are restored; the Fréchet reference is the first fd_reference.
@@ -732,18 +741,21 @@ int run_eval(const EvalOptions& o) {
       if (!fam.count(f)) return;
       for (int n : nfes) ms.push_back(Method{f, n, model});
     };
+    const auto add_shared = [&](const std::string& f, const std::vector<int>& nfes) {
+      add(f, nfes, *shared_model.at(f).path);
+    };
     add("pinv", {0}, "");
-    add("prior", o.prior_nfe, prior);
-    add("eps_multitask", o.eps_nfe, eps);
+    add_shared("prior", o.prior_nfe);
+    add_shared("eps_multitask", o.eps_nfe);
     const fs::path per_task = md / ("eps_" + tn) / "model.pt", scratch = md / ("eps_scratch_" + tn) / "model.pt";
     if (fs::exists(per_task)) add("eps_task", o.eps_nfe, per_task.string());
     if (fs::exists(scratch)) add("eps_scratch", o.eps_nfe, scratch.string());
-    add("palette", o.baseline_nfe, palette);
-    add("zero_shot", o.baseline_nfe, prior);
-    add("dps", o.dps_nfe, prior);
-    add("pigdm", o.baseline_nfe, prior);
-    add("ddnm", o.baseline_nfe, prior);
-    add("ddrm", o.baseline_nfe, prior);
+    add_shared("palette", o.baseline_nfe);
+    add_shared("zero_shot", o.baseline_nfe);
+    add_shared("dps", o.dps_nfe);
+    add_shared("pigdm", o.baseline_nfe);
+    add_shared("ddnm", o.baseline_nfe);
+    add_shared("ddrm", o.baseline_nfe);
     std::map<std::string, Part> parts;
     for (const Method& m : ms) {
       Part p = run_method(m, ctx, td);

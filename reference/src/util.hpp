@@ -54,16 +54,15 @@ inline std::string read_file(const std::filesystem::path& path) {
 }
 
 /// Runs gnuplot on `script` (written by the caller). Without gnuplot on the PATH the plots are skipped with a
-/// note on stderr that names `program` and the script (false); a failing gnuplot is an io_error.
-inline bool run_gnuplot(const std::filesystem::path& script, const std::string& program) {
+/// note on stderr that names `program` and the script; a failing gnuplot is an io_error.
+inline void run_gnuplot(const std::filesystem::path& script, const std::string& program) {
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
     std::cerr << program << ": gnuplot not found, plots skipped (install gnuplot-nox; the script is " << script
               << ")\n";
-    return false;
+    return;
   }
   const std::string cmd = "gnuplot '" + script.string() + "' 2>&1";
   EPS_CHECK(std::system(cmd.c_str()) == 0, io_error, "gnuplot failed on ", script.string());
-  return true;
 }
 
 /// Seconds since construction.

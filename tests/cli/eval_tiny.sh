@@ -3,7 +3,7 @@
 # test images, one seed, every task and every method. Checks that every promised output is written with
 # its columns (table as Markdown, CSV and JSON; a grid and its legend per task; PSNR and FD against NFE per
 # task and the cost plot), that every row holds finite metrics, that a second run reuses every method's
-# samples, and that bad input is a named error.
+# samples and reproduces results.csv, and that bad input is a named error.
 # Usage: eval_tiny.sh EPS_BINARY IMAGE_TEST_DIR WORK_DIR
 set -euo pipefail
 eps=$1 img=$2 work=$3
@@ -51,9 +51,12 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
 for k in '"rows"' '"cost"' '"config"' '"fd_test_images"' '"pivot_share"' '"eps20_seconds_per_image_b1"'; do
   grep -q "$k" "$out/results.json" || { echo "results.json lacks $k"; exit 1; }
 done
-# A second run reuses every method's samples (and gives the same table).
+# A second run reuses every method's samples and gives the same results.csv: every metric, and the VJP counts
+# and seconds per image that each part carries from the run that computed it.
+cp "$out/results.csv" "$work/first.csv"
 "$eps" "${args[@]}" > "$work/second.txt"
 grep -q "^0 method runs computed, 54 reused" "$work/second.txt" || { echo "the second run did not reuse the parts"; exit 1; }
+diff "$work/first.csv" "$out/results.csv" || { echo "the reused parts gave another results.csv"; exit 1; }
 diff <(grep "^| pinv\|^| eps_multitask@2" "$work/first.txt" | cut -d'|' -f1-10) \
      <(grep "^| pinv\|^| eps_multitask@2" "$work/second.txt" | cut -d'|' -f1-10)
 # Bad input: named errors, exit code 2.
