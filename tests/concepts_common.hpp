@@ -67,8 +67,13 @@ void use_every_algorithm(const T& like, generator_t<T>& gen) {
   edm_sample(posterior_denoiser(s, blur, y, 0.1, [](const Pivot<Blur<T>>& pv) { return pv.x_tilde(); }), s, x, o);
   dps_sample(D, s, dense, yd, x, o);
   edm_sample(pigdm_denoiser(D, s, blur, y, 0.1), s, x, o);
-  edm_sample(ddnm_denoiser(D, s, mask, y, 0.1), s, x, o);
-  edm_sample(ddnm_denoiser(std::ref(D), s, compose(blur, mask), y, 0.0), s, x, o);
+  edm_sample(ddnm_denoiser(D, mask, y), s, x, o);
+  edm_sample(ddnm_denoiser(std::ref(D), compose(blur, mask), y, 0.0), s, x, o);
+  ddnm_plus_sample(D, s, blur, y, 0.1, x, gen, o);
+  edm_ddim_sample(D, s, x, 1.0, gen, o);
+  mpgd_sample(D, s, mask, y, x, gen, o);
+  daps_sample(D, s, matrix_free(mask), y, x, gen);
+  daps_sample(D, s, blur, y, x, gen, DapsOptions{.exact = true});
   ddrm_sample(D, s, dense, yd, 0.1, x, gen, o);
   edm_sample(zero_shot_denoiser(D, s, matrix_free(mask), y, 0.1), s, x, o);
   edm_sample(equivalent_time_denoiser(D, s, mask, y, 0.1), s, x, o);

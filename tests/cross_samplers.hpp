@@ -119,8 +119,26 @@ void cross_backend_samplers(double tol, const TX& lx = TX{}) {
     both("zero-shot", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise&, auto cb) {
       return edm_sample(zero_shot_denoiser(D, s, A, y, sy), s, x, o, cb);
     });
-    both("ddnm+", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise&, auto cb) {
-      return edm_sample(ddnm_denoiser(D, s, A, y, sy), s, x, o, cb);
+    both("ddnm (noise-free)", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise&, auto cb) {
+      return edm_sample(ddnm_denoiser(D, A, y), s, x, o, cb);
+    });
+    both("ddim in ve form", [&](const auto&, const auto& D, const auto&, const auto& x, HostNoise& n, auto cb) {
+      return edm_ddim_sample(D, s, x, 1.0, n, o, cb);
+    });
+    both("mpgd", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise& n, auto cb) {
+      MpgdOptions mp;
+      mp.step = 0.3;
+      mp.clip_min = -1.5;
+      mp.clip_max = 1.5;
+      return mpgd_sample(D, s, A, y, x, n, o, mp, cb);
+    });
+    both("daps", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise& n, auto cb) {
+      DapsOptions da;
+      da.levels = 3;
+      da.ode_steps = 2;
+      da.langevin_steps = 4;
+      da.tau = 0.3;
+      return daps_sample(D, s, A, y, x, n, da, cb);
     });
     if constexpr (SpectralOperator<OpE>) {
       both("pigdm", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise&, auto cb) {
@@ -129,6 +147,18 @@ void cross_backend_samplers(double tol, const TX& lx = TX{}) {
       both("ddrm", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise& n, auto cb) {
         return ddrm_sample(D, s, A, y, sy, x, n, o, DdrmOptions{}, cb);
       });
+      both("ddnm+", [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise& n, auto cb) {
+        return ddnm_plus_sample(D, s, A, y, sy, x, n, o, DdnmPlusOptions{}, cb);
+      });
+      both("daps (exact draws)",
+           [&](const auto& A, const auto& D, const auto& y, const auto& x, HostNoise& n, auto cb) {
+             DapsOptions da;
+             da.levels = 3;
+             da.ode_steps = 2;
+             da.exact = true;
+             da.tau = 0.3;
+             return daps_sample(D, s, A, y, x, n, da, cb);
+           });
     }
   };
   run(Mask<TE>(le, mask, g.shape()), Mask<TX>(lx, mask, g.shape()));

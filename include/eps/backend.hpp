@@ -90,8 +90,9 @@ concept Tensor = requires(const T& a, const T& b, double s, const Shape& shape, 
 /// A real tensor family: square roots, zero indicators, host transfer, random draws, complex lift.
 template <class T>
 concept RealTensor = Tensor<T> &&
-    requires(const T& a, typename backend_traits<T>::generator_type& gen, const Shape& shape, index_t n) {
+    requires(const T& a, typename backend_traits<T>::generator_type& gen, const Shape& shape, index_t n, double s) {
   { backend_traits<T>::sqrt(a) } -> std::same_as<T>;
+  { backend_traits<T>::clamp(a, s, s) } -> std::same_as<T>;
   { backend_traits<T>::zero_indicator(a) } -> std::same_as<T>;
   { backend_traits<T>::to_host(a) } -> std::same_as<std::vector<double>>;
   { backend_traits<T>::randn(a, n, shape, gen) } -> std::same_as<T>;
@@ -221,6 +222,11 @@ T add_scalar(const T& x, double c) {
 template <RealTensor T>
 T sqrt(const T& x) {
   return backend_traits<T>::sqrt(x);
+}
+/// Elementwise min(max(x, lo), hi) (real; lo ≤ hi, either may be infinite).
+template <RealTensor T>
+T clamp(const T& x, double lo, double hi) {
+  return backend_traits<T>::clamp(x, lo, hi);
 }
 /// Elementwise |x|² (real result).
 template <Tensor T>

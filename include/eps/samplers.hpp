@@ -302,6 +302,37 @@ requires NoiseSource<G, T> SampleResult<T> ddim_sample(D&& denoiser, const S& s,
       });
 }
 
+namespace detail {
+/// One DDIM step in EDM's coordinates (x̄ = x/α, ς = σ/α; ς' may be 0 at the grid's clean end): from x̂0 and
+/// the noise direction ε̂, x̄' = x̂0 + √(ς'² − c²) ε̂ + c ξ with c = η ς' √(1 − (ς'/ς)²); returns α' x̄'. This
+/// is DDIM's update divided by α' (Song et al. 2021, Eq. 12), so it holds for every schedule.
+template <RealTensor T, class G>
+T edm_ddim_step(const T& x0, const T& eps_hat, const GridStep& st, double eta, G& gen) {
+  const double r = st.ratio, rn = st.ratio_next;
+  const double q = rn / r, c = eta * rn * std::sqrt(std::max(0.0, 1 - q * q));
+  T xb = eps::axpby(1.0, x0, std::sqrt(std::max(0.0, rn * rn - c * c)), eps_hat);
+  if (c > 0) xb = eps::add(xb, eps::scale(draw_noise(xb, gen), c));
+  return eps::scale(xb, st.cn.alpha);
+}
+}  // namespace detail
+
+/// DDIM with stochasticity η ∈ [0, 1] on EDM's grid (the clean end included: the last step returns α x̂0),
+/// in EDM's coordinates (`detail::edm_ddim_step`): the "DDIM in VE form" that ΠGDM (η = 1) and MPGD are
+/// published with. η = 0 is the deterministic exponential integrator; NFE = steps.
+template <Schedule S, RealTensor T, Denoiser<T> D, class G>
+requires NoiseSource<G, T> SampleResult<T> edm_ddim_sample(D&& denoiser, const S& s, T x, double eta, G& gen,
+                                                           const EdmOptions& o = {},
+                                                           const std::type_identity_t<StepCallback<T>>& cb = {}) {
+  constexpr const char* where = "eps::edm_ddim_sample";
+  EPS_CHECK(eta >= 0 && eta <= 1, value_error, where, ": eta must lie in [0, 1], got ", eta);
+  return detail::walk(where, s, edm_grid(s, o), true, std::move(x), denoiser, cb,
+                      [&](const T& xc, const GridStep& st, auto& net) {
+                        const T x0 = net(xc, st.t);
+                        const T e = eps::scale(eps::sub(eps::scale(xc, 1 / st.c.alpha), x0), 1 / st.ratio);
+                        return std::pair{detail::edm_ddim_step(x0, e, st, eta, gen), x0};
+                      });
+}
+
 /// Euler–Maruyama on the reverse SDE dx = [f x − g² ∇log p_t(x)] dt + g dW̄, f = α'/α, g² = dσ²/dt − 2 f σ²,
 /// with the score from the denoiser (Tweedie); the last step (to σ = 0, or to the end of the grid) returns
 /// α x̂0 without noise, as is customary. Needs α > 0 on the grid.

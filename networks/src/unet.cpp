@@ -23,6 +23,9 @@ torch::nn::Conv2d conv3(std::int64_t in, std::int64_t out, std::int64_t stride =
 torch::nn::Conv2d conv1x1(std::int64_t in, std::int64_t out) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1));
 }
+/// GroupNorm in its parameters' precision: under bfloat16 autocast the convolutions return bfloat16, and
+/// LibTorch 1.13's CPU group_norm takes one dtype for input and affine parameters (statistics in float32).
+at::Tensor normed(torch::nn::GroupNorm& n, const at::Tensor& x) { return n(x.to(n->weight.scalar_type())); }
 void zero(const torch::nn::Conv2d& c) {
   torch::NoGradGuard g;
   c->weight.zero_();
@@ -41,9 +44,9 @@ ResBlockImpl::ResBlockImpl(std::int64_t in, std::int64_t out, std::int64_t emb) 
 }
 
 at::Tensor ResBlockImpl::forward(const at::Tensor& x, const at::Tensor& emb) {
-  at::Tensor h = conv1(F::silu(norm1(x)));
+  at::Tensor h = conv1(F::silu(normed(norm1, x)));
   h = h + proj(emb).unsqueeze(-1).unsqueeze(-1);
-  h = conv2(F::silu(norm2(h)));
+  h = conv2(F::silu(normed(norm2, h)));
   return (skip ? skip(x) : x) + h;
 }
 
@@ -56,7 +59,7 @@ AttentionImpl::AttentionImpl(std::int64_t channels) {
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x) {
   const std::int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const auto parts = qkv(norm(x)).reshape({B, 3, C, H * W}).unbind(1);
+  const auto parts = qkv(normed(norm, x)).reshape({B, 3, C, H * W}).unbind(1);
   const at::Tensor w =
       at::softmax(at::bmm(parts[0].transpose(1, 2), parts[1]) / std::sqrt(double(C)), -1);  // [B, N, N]
   const at::Tensor o = at::bmm(parts[2], w.transpose(1, 2)).reshape({B, C, H, W});
@@ -149,7 +152,7 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& c_noise) {
       h = upsample_[l](
           F::interpolate(h, F::InterpolateFuncOptions().scale_factor(std::vector<double>{2, 2}).mode(torch::kNearest)));
   }
-  return conv_out(F::silu(norm_out(h)));
+  return conv_out(F::silu(normed(norm_out, h)));
 }
 
 std::int64_t UNetImpl::parameter_count() const {

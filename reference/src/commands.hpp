@@ -28,5 +28,6 @@ void add_image_classifier_command(CLI::App& image);  ///< `eps image classifier`
 void add_image_sample_command(CLI::App& image);      ///< `eps image sample`, added by add_image_command
 void add_image_restore_command(CLI::App& image);     ///< `eps image restore`, added by add_image_command
 void add_image_eval_command(CLI::App& image);        ///< `eps image eval`, added by add_image_command
+void add_image_tune_command(CLI::App& image);        ///< `eps image tune`, added by add_image_command
 
 }  // namespace eps::cli

@@ -12,7 +12,7 @@ math(EXPR last "${n} - 1")
 foreach(i RANGE ${last})
   string(JSON m GET "${ja}" rows ${i} method)
   set(key sw2)
-  if(m STREQUAL "eps-mean")
+  if(m STREQUAL "eps_mean")
     set(key mean_rmse)  # the 1-NFE posterior mean has no sample distance
   endif()
   string(JSON a GET "${ja}" rows ${i} ${key})

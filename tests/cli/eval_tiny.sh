@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `eps image eval` on a tiny configuration (docs/evaluation.md): tiny networks from the image tests, two
-# test images, one seed, every task and every method. Checks that every promised output is written with
-# its columns (table as Markdown, CSV and JSON; a grid and its legend per task; PSNR and FD against NFE per
-# task and the cost plot), that every row holds finite metrics, that a second run reuses every method's
-# samples and reproduces results.csv, and that bad input is a named error.
+# test images, one seed, every task and every method of the registry. Checks that every promised output is
+# written with its columns (table as Markdown, CSV and JSON; a labelled grid and its legend per task; PSNR and
+# FD against NFE per task and the cost plot), that every row holds finite metrics, that a second run reuses
+# every method's samples and reproduces results.csv, that --set and a tuned file reach the methods, that
+# `eps image tune` writes a file eval reads, that the validation split and --first select other images,
+# and that bad input is a named error.
 # Usage: eval_tiny.sh EPS_BINARY IMAGE_TEST_DIR WORK_DIR
 set -euo pipefail
 eps=$1 img=$2 work=$3
@@ -15,7 +17,9 @@ cp "$img/eps_ft/model.pt" "$work/models/eps_scratch_random_inpainting/model.pt"
 args=(image eval --models "$work/models" --prior "$img/linear/model.pt" --eps "$img/eps_ft/model.pt"
       --palette "$img/palette/model.pt" --classifier "$img/cls/whole/classifier.pt" --images 2 --seeds 1 --batch 2
       --eps-nfe 1,2 --prior-nfe 2 --baseline-nfe 2 --dps-nfe 2 --fd-reference 64 --cost-reps 1 --timing-reps 2
-      --threads 1 --out "$work/out")
+      --threads 1)
+base=("${args[@]}")
+args+=(--out "$work/out")
 "$eps" "${args[@]}" > "$work/first.txt"
 out=$work/out
 tasks="random_inpainting box_inpainting super_resolution gaussian_deblur motion_deblur"
@@ -30,10 +34,10 @@ for t in $tasks; do
   grep -q "^| $t |" "$out/results.md" || { echo "results.md has no cost row for $t"; exit 1; }
 done
 grep -q "pivot share" "$work/first.txt" || { echo "the printed table has no cost section"; exit 1; }
-# The CSV: the promised columns, 10 methods per task (+4 EPS variants on random inpainting), finite metrics.
+# The CSV: the promised columns, 12 methods per task (+4 EPS variants on random inpainting), finite metrics.
 header=$(head -1 "$out/results.csv")
-for c in task method nfe psnr psnr_se ssim ssim_se psnr_mean ssim_mean crps fd consistency sigma_y \
-         seconds_per_image_b1 seconds_per_image batch; do
+for c in task method label nfe psnr psnr_se ssim ssim_se psnr_mean ssim_mean crps fd consistency sigma_y \
+         seconds_per_image_b1 seconds_per_image batch split first knobs; do
   echo ",$header," | grep -q ",$c," || { echo "results.csv lacks column $c"; exit 1; }
 done
 awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
@@ -41,31 +45,68 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
     if ($(col["psnr"]) == "" || $(col["ssim"]) == "" || $(col["crps"]) == "" || $(col["fd"]) == "" ||
         $(col["consistency"]) == "" || $(col["seconds_per_image"]) == "") { print "row " NR " has an empty metric: " $0; bad = 1 } }
   END {
-    split("pinv prior@2 eps_multitask@1 eps_multitask@2 palette@2 zero_shot@2 dps@2 pigdm@2 ddnm@2 ddrm@2", ms, " ")
+    split("pinv prior@2 eps_multitask@1 eps_multitask@2 palette@2 zero_shot@2 dps@2 pigdm@2 ddnm@2 ddrm@2 daps@2 mpgd@2", ms, " ")
     split("random_inpainting box_inpainting super_resolution gaussian_deblur motion_deblur", ts, " ")
     for (i in ts) for (j in ms) if (!((ts[i] " " ms[j]) in m)) { print "no row for " ts[i] " " ms[j]; bad = 1 }
     split("eps_task@1 eps_task@2 eps_scratch@1 eps_scratch@2", ex, " ")
     for (j in ex) if (!(("random_inpainting " ex[j]) in m)) { print "no row for random_inpainting " ex[j]; bad = 1 }
-    if (n != 54) { print "expected 54 rows, got " n; bad = 1 }
+    if (n != 64) { print "expected 64 rows, got " n; bad = 1 }
     exit bad }' "$out/results.csv"
-for k in '"rows"' '"cost"' '"config"' '"fd_test_images"' '"pivot_share"' '"eps20_seconds_per_image_b1"'; do
+# DAPS at a budget of 2 runs one level of 5 ODE steps: the NFE column is the sampler's own count.
+awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
+  $2 == "daps@2" && $(col["nfe"]) != 5 { print "daps@2: nfe " $(col["nfe"]) ", expected 5"; bad = 1 }
+  $2 == "dps@2" && $(col["vjp"]) != 2 { print "dps@2: vjp " $(col["vjp"]) ", expected 2"; bad = 1 }
+  END { exit bad }' "$out/results.csv"
+for k in '"rows"' '"cost"' '"config"' '"fd_other_images"' '"fd_truths"' '"pivot_share"' '"eps20_seconds_per_image_b1"' '"knobs"'; do
   grep -q "$k" "$out/results.json" || { echo "results.json lacks $k"; exit 1; }
 done
 # A second run reuses every method's samples and gives the same results.csv: every metric, and the VJP counts
 # and seconds per image that each part carries from the run that computed it.
 cp "$out/results.csv" "$work/first.csv"
 "$eps" "${args[@]}" > "$work/second.txt"
-grep -q "^0 method runs computed, 54 reused" "$work/second.txt" || { echo "the second run did not reuse the parts"; exit 1; }
+grep -q "^0 method runs computed, 64 reused" "$work/second.txt" || { echo "the second run did not reuse the parts"; exit 1; }
 diff "$work/first.csv" "$out/results.csv" || { echo "the reused parts gave another results.csv"; exit 1; }
 diff <(grep "^| pinv\|^| eps_multitask@2" "$work/first.txt" | cut -d'|' -f1-10) \
      <(grep "^| pinv\|^| eps_multitask@2" "$work/second.txt" | cut -d'|' -f1-10)
+# The labelled grid is larger than the images alone: 2x zoom and a header of labels (16 columns of 56 + 2 px).
+w=$(od -An -tu1 -j16 -N4 "$out/grid_box_inpainting.png" | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+[ "$w" -eq $((16 * 58 + 2)) ] || { echo "grid width $w, expected $((16 * 58 + 2))"; exit 1; }
+# --set reaches the method (another key: recomputed, and the table shows the knob).
+"$eps" "${args[@]}" --tasks motion_deblur --methods dps --set dps.zeta=0.25 --no-cost > "$work/set.txt"
+grep -q "^| dps@2 .*zeta=0.25 |" "$work/set.txt" || { echo "--set did not reach dps"; exit 1; }
+grep -q "^1 method runs computed" "$work/set.txt" || { echo "--set did not recompute dps"; exit 1; }
+# eps image tune on the validation split writes a file that eval reads.
+"$eps" image tune --models "$work/models" --prior "$img/linear/model.pt" --eps "$img/eps_ft/model.pt" \
+  --tasks super_resolution --methods dps,mpgd --images 2 --batch 2 --dps-nfe 2 --baseline-nfe 2 --threads 1 \
+  --out "$work/tune" --file "$work/tuned.json" > "$work/tune.txt"
+grep -q '"format": "eps.tuned"' "$work/tuned.json" || { echo "tune wrote no eps.tuned file"; exit 1; }
+test -s "$work/tune/tuning.md" || { echo "tune wrote no table"; exit 1; }
+grep -c "^| super_resolution | dps@2 | zeta |" "$work/tune/tuning.md" | grep -q '^6$' || { echo "tune did not sweep zeta"; exit 1; }
+z=$(grep -o '"zeta": [0-9.e+-]*' "$work/tuned.json" | head -1 | awk '{ printf "%g", $2 }')
+"$eps" "${args[@]}" --tasks super_resolution --methods dps --tuned "$work/tuned.json" --no-cost > "$work/tuned_eval.txt"
+grep -q "^| dps@2 .*zeta=$z |" "$work/tuned_eval.txt" || { echo "eval did not read the tuned zeta $z"; exit 1; }
+# The validation split and --first restore other images.
+"$eps" "${base[@]}" --tasks box_inpainting --methods pinv --split val --no-cost --out "$work/val" > /dev/null
+"$eps" "${base[@]}" --tasks box_inpainting --methods pinv --first 2 --no-cost --out "$work/first2" > /dev/null
+a=$(grep "^box_inpainting,pinv" "$work/first.csv" | cut -d, -f7)
+b=$(grep "^box_inpainting,pinv" "$work/val/results.csv" | cut -d, -f7)
+c=$(grep "^box_inpainting,pinv" "$work/first2/results.csv" | cut -d, -f7)
+[ "$a" != "$b" ] && [ "$a" != "$c" ] || { echo "--split val / --first gave the same PSNR as the test images: $a $b $c"; exit 1; }
+grep -q "^box_inpainting,pinv,.*,val,0," "$work/val/results.csv" || { echo "results.csv does not say split val"; exit 1; }
 # Bad input: named errors, exit code 2.
 set +e
 "$eps" image eval --methods eps,magic --out "$work/bad" > /dev/null 2> "$work/err.txt"; code=$?
 set -e
-[ $code -eq 2 ] && grep -q "unknown method 'eps'" "$work/err.txt" || { echo "bad --methods: code $code"; cat "$work/err.txt"; exit 1; }
+[ $code -eq 2 ] && grep -q "unknown method 'magic'" "$work/err.txt" || { echo "bad --methods: code $code"; cat "$work/err.txt"; exit 1; }
+for bad in "--set dps.zeta=nan" "--set dps.step=1" "--set dps" "--split train" "--tuned $work/first.csv"; do
+  set +e
+  "$eps" "${args[@]}" $bad > /dev/null 2> "$work/err.txt"; code=$?
+  set -e
+  [ $code -eq 2 ] || { echo "$bad: exit $code, expected 2"; cat "$work/err.txt"; exit 1; }
+done
+
 set +e
 "$eps" image eval --models "$work/models" --classifier "$work/none.pt" --out "$work/bad" > /dev/null 2> "$work/err.txt"; code=$?
 set -e
 [ $code -eq 2 ] && grep -q "no classifier at .*none.pt.*--models DIR" "$work/err.txt" || { echo "missing classifier: code $code"; cat "$work/err.txt"; exit 1; }
-echo "eval_tiny: all outputs present, 54 rows, parts reused"
+echo "eval_tiny: all outputs present, 64 rows, parts reused, knobs, tuning and splits"

@@ -160,6 +160,9 @@ struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail
   using typename base::tensor_type;
 
   static tensor_type sqrt(const tensor_type& x) { return x.cwiseSqrt(); }
+  static tensor_type clamp(const tensor_type& x, double lo, double hi) {
+    return x.unaryExpr([lo, hi](S v) { return static_cast<S>(std::min<double>(std::max<double>(v, lo), hi)); });
+  }
   static tensor_type zero_indicator(const tensor_type& x) {
     return x.unaryExpr([](S v) { return v == S(0) ? S(1) : S(0); });
   }

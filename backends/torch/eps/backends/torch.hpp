@@ -19,6 +19,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -251,6 +252,10 @@ struct backend_traits<at::Tensor> {
 
   // ---- real family -------------------------------------------------------------------------------
   static at::Tensor sqrt(const at::Tensor& x) { return x.sqrt(); }
+  static at::Tensor clamp(const at::Tensor& x, double lo, double hi) {
+    return x.clamp(std::isinf(lo) ? c10::optional<at::Scalar>() : c10::optional<at::Scalar>(lo),
+                   std::isinf(hi) ? c10::optional<at::Scalar>() : c10::optional<at::Scalar>(hi));
+  }
   static at::Tensor zero_indicator(const at::Tensor& x) { return (x.detach() == 0).to(x.scalar_type()); }
   /// The one device → host transfer (detached, as float64).
   static std::vector<double> to_host(const at::Tensor& x) {

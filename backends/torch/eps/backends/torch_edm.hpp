@@ -171,6 +171,29 @@ struct LogNormalNoise {
   }
 };
 
+/// EDM's log-normal with a share of log-uniform draws (docs/training.md §2): with probability
+/// `uniform_weight` a draw is ln ς ~ U(ln lo, ln hi), else ln ς ~ N(P_mean, P_std²). The log-normal puts
+/// about 1 % of its mass above ς = 5, where a 20-step EDM grid from 80 spends 8 of its steps; the
+/// log-uniform share covers the sampler's whole range. uniform_weight = 0 is LogNormalNoise, draw for draw.
+struct MixedNoise {
+  LogNormalNoise log_normal{};
+  double uniform_weight = 0, lo = 0.002, hi = 80;
+
+  at::Tensor sample(std::int64_t n, Generator& gen, const at::Device& device = at::kCPU) const {
+    EPS_CHECK(std::isfinite(uniform_weight) && uniform_weight >= 0 && uniform_weight <= 1, value_error,
+              "eps::libtorch::MixedNoise: uniform_weight must be in [0, 1], got ", uniform_weight);
+    EPS_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo > 0 && lo < hi, value_error,
+              "eps::libtorch::MixedNoise: the log-uniform range must be 0 < lo < hi (finite), got [", lo, ", ", hi,
+              "]");
+    const at::Tensor ln = log_normal.sample(n, gen, device);
+    if (uniform_weight == 0) return ln;
+    const auto opt = at::TensorOptions().dtype(at::kDouble).device(device);
+    const at::Tensor pick = at::rand({n}, gen.on(device), opt) < uniform_weight;
+    const at::Tensor u = at::exp(std::log(lo) + (std::log(hi) - std::log(lo)) * at::rand({n}, gen.on(device), opt));
+    return at::where(pick, u, ln);
+  }
+};
+
 /// Per-sample times, α and σ on schedule s for noise ratios ς ([B], float64): t = t(ς) (the inverse of
 /// eps::noise_ratio), clamped to the schedule's range of ratios. The map runs on the host (B scalar
 /// inversions), the tensors are returned on ς's device.

@@ -214,6 +214,10 @@ struct backend_traits<xt::xtensor<S, 2>> : detail::xtensor::traits<S> {
   static tensor_type sqrt(const tensor_type& x) {
     return detail::xtensor::map(x, [](S v) { return std::sqrt(v); });
   }
+  static tensor_type clamp(const tensor_type& x, double lo, double hi) {
+    return detail::xtensor::map(
+        x, [lo, hi](S v) { return static_cast<S>(std::min<double>(std::max<double>(v, lo), hi)); });
+  }
   static tensor_type zero_indicator(const tensor_type& x) {
     return detail::xtensor::map(x, [](S v) { return v == S(0) ? S(1) : S(0); });
   }

@@ -18,6 +18,7 @@
 #include "eps/eps.hpp"
 #include "eps/metrics.hpp"
 #include "eps/samplers.hpp"
+#include "methods.hpp"
 #include "toy_problem.hpp"
 #include "util.hpp"
 
@@ -28,8 +29,18 @@ namespace fs = std::filesystem;
 using T = eigen::Tensor<double>;
 using Op = Dense<T>;
 
-const std::vector<std::string> kMethods{"floor", "eps",  "eps-mean", "oracle",   "dps",
-                                        "pigdm", "ddnm", "ddrm",     "zero-shot"};
+/// The toy's rows: the floor, the registry's methods that need no trained network (methods.hpp), and EPS at
+/// one evaluation scored as a posterior-mean estimate.
+bool toy_offers(const methods::Spec& m) {
+  return m.model == methods::Model::prior || m.model == methods::Model::eps || m.model == methods::Model::oracle;
+}
+std::vector<std::string> toy_methods() {
+  std::vector<std::string> names{"floor"};
+  for (const auto& m : methods::table())
+    if (toy_offers(m)) names.push_back(m.name);
+  names.push_back("eps_mean");
+  return names;
+}
 
 struct ToyOptions {
   std::vector<int> d{8, 80, 800};
@@ -40,8 +51,9 @@ struct ToyOptions {
   std::uint64_t seed = 1;
   std::vector<int> nfe{20, 100};
   int dps_nfe = 1000;
-  double dps_zeta = 1.0;
-  std::vector<std::string> methods = kMethods;
+  std::vector<std::string> settings;            ///< --set METHOD.KNOB=VALUE
+  std::map<std::string, methods::Knobs> knobs;  ///< parsed from settings
+  std::vector<std::string> methods = toy_methods();
   int samples = 1000;
   int ref_samples = 10000;
   int projections = 1000;
@@ -114,6 +126,51 @@ std::string cell_of(const ToyProblem& p, const ToyOptions& o) {
   return s.str();
 }
 
+/// The context the registry's entries run against (methods.hpp) on one toy problem: the analytic prior's
+/// denoiser (with closed-form VJPs), EPS through the exact anisotropic denoiser at the pivot, the exact
+/// posterior score (the oracle); EDM Euler, or Heun for the deterministic denoiser samplers with --heun
+/// ((NFE + 1)/2 steps: 2 evaluations per step but the last); the data are unbounded (no clipping).
+template <class EpsD, class OracleD>
+struct ToyContext {
+  using T = Mat;
+  const VeEdm& s;
+  const Op& A;
+  const Mat& y;
+  double sigma_y, sigma_max, sigma_data;
+  const ToyOptions& o;
+  const analytic::ScheduledDenoiser<analytic::IsotropicMixture, VeEdm>& iso;
+  EpsD& eps_d;
+  const OracleD& oracle_d;
+  std::function<Mat(double)> start_fn;
+  double data_min = -std::numeric_limits<double>::infinity(), data_max = std::numeric_limits<double>::infinity();
+  StepCallback<Mat> cb = {};
+  std::mt19937_64 g{0};
+
+  void reseed(std::uint64_t seed) { g.seed(seed); }
+  std::mt19937_64& gen() { return g; }
+  EdmOptions edm(int nfe) const {
+    EdmOptions e;
+    e.steps = nfe;
+    e.ratio_max = sigma_max;
+    e.rho = o.rho;
+    return e;
+  }
+  EdmOptions edm_ode(int nfe) const {
+    EdmOptions e = edm(o.heun ? (nfe + 1) / 2 : nfe);
+    e.heun = o.heun;
+    return e;
+  }
+  Mat start(double t0) const { return start_fn(t0); }
+  Mat pinv() const { return pinv_apply(A, y); }
+  auto prior() const { return iso; }
+  auto differentiable_prior() const { return iso; }
+  auto eps_posterior() const { return std::ref(eps_d); }
+  auto oracle() const { return std::cref(oracle_d); }
+  auto palette_posterior() const {
+    return [](const Mat&, double) -> Mat { detail::raise<value_error>("eps toy gmm has no Palette model"); };
+  }
+};
+
 /// Runs every selected method on one problem.
 /// With `keep`, also returns every method's samples and (in `ref_out`) the exact reference set.
 std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress& prog, long& done,
@@ -155,7 +212,7 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
                           bool distances = true) {
     Row r{p.id, cell, method, p.d(), p.dy(), p.sigma_y, p.seed, sigma_max, nfe, vjp};
     if (distances) std::tie(r.sw2, r.max_sw2) = proj.distances(x, o.max_sliced_directions);
-    r.mean_rmse = method == "eps-mean"
+    r.mean_rmse = method == "eps_mean"
                       ? std::sqrt((x.colwise() - post_mean).colwise().squaredNorm().mean() / double(p.d()))
                       : (x.rowwise().mean() - post_mean).norm() / std::sqrt(double(p.d()));
     r.seconds = secs;
@@ -169,19 +226,11 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
   analytic::ScheduledDenoiser<analytic::IsotropicMixture, VeEdm> iso{p.prior, s};
   auto exact = [&](const Pivot<Op>& pv) { return p.prior.denoise(pv); };
   auto eps_d = posterior_denoiser(s, A, p.y, p.sigma_y, exact);
-  const auto edm = [&](int steps) {
-    EdmOptions e;
-    e.steps = steps;
-    e.ratio_max = sigma_max;
-    e.rho = o.rho;
-    return e;
-  };
-  // The initial state at the top of the grid, the same for every method: 'noise' (the default) is what
-  // every sampler does, σ(t0)·ε; 'exact' is a diagnostic that draws it from p(x_T | y) itself (α x0 + σ ε
+  // The initial state at the top of a grid (time t0), the same for every method: 'noise' (the default) is
+  // what every sampler does, σ(t0)·ε; 'exact' is a diagnostic that draws it from p(x_T | y) itself (α x0 + σ ε
   // with x0 from the exact posterior), which no user can do.
-  const auto x_init = [&](int steps) {
+  const auto x_init = [&](double t0) {
     std::mt19937_64 g(p.seed * 104729 + 3);
-    const double t0 = edm_grid(s, edm(steps)).front();
     Mat x = initial_noise(s, t0, T{}, o.samples, Shape{p.d()}, g);
     if (o.init == "exact") x += coefficients(s, t0).alpha * post.sample(o.samples, g);
     return x;
@@ -206,51 +255,28 @@ std::vector<Row> run_problem(const ToyProblem& p, const ToyOptions& o, Progress&
     rows.back().max_sw2 = acc_max / n;
     rows.back().floor_sd = n > 1 ? std::sqrt(std::max(0.0, (acc2 - acc * acc / n) / (n - 1))) : NAN;
   }
-  for (int nfe : o.nfe) {
-    const Mat x_T = x_init(nfe);  // the same initial state for every method at this NFE
-    // EDM Euler with a denoiser; `vjp` points at the denoiser's VJP counter, if it has one.
-    // With --heun the denoiser methods take (nfe + 1)/2 Heun steps: 2 evaluations per step but the last.
-    const auto run_edm = [&](const std::string& method, auto&& denoiser, const int* vjp) {
-      Stopwatch w;
-      EdmOptions e = edm(o.heun ? (nfe + 1) / 2 : nfe);
-      e.heun = o.heun;
-      const auto r = edm_sample(denoiser, s, x_T, e);
-      record(method, r.x, r.nfe, vjp ? *vjp : 0, w.seconds());
-    };
-    if (selected("eps")) run_edm("eps", eps_d, nullptr);
-    if (selected("oracle"))
-      run_edm(
-          "oracle",
-          [&](const Mat& x, double t) {
-            const Coefficients c = coefficients(s, t);
-            return Mat((x + c.sigma * c.sigma * post.score(x, c.alpha, c.sigma)) / c.alpha);
-          },
-          nullptr);
-    if (selected("pigdm")) {
-      int nv = 0;
-      PigdmOptions po;
-      po.data_variance = pigdm_variance;
-      run_edm("pigdm", pigdm_denoiser(iso, s, A, p.y, p.sigma_y, po, &nv), &nv);
-    }
-    if (selected("ddnm")) run_edm("ddnm", ddnm_denoiser(iso, s, A, p.y, p.sigma_y), nullptr);
-    if (selected("ddrm")) {
-      Stopwatch w;
-      std::mt19937_64 g(p.seed * 31 + 5);
-      const auto r = ddrm_sample(iso, s, A, p.y, p.sigma_y, x_T, g, edm(nfe));
-      record("ddrm", r.x, r.nfe, 0, w.seconds());
-    }
-    if (selected("zero-shot")) run_edm("zero-shot", zero_shot_denoiser(iso, s, A, p.y, p.sigma_y), nullptr);
-  }
-  if (selected("eps-mean")) {
+  // The registry's methods (methods.hpp) against this problem's context; the common initial state at every
+  // budget, and a noise source per run.
+  const auto oracle = [&](const Mat& x, double t) {
+    const Coefficients c = coefficients(s, t);
+    return Mat((x + c.sigma * c.sigma * post.score(x, c.alpha, c.sigma)) / c.alpha);
+  };
+  ToyContext<decltype(eps_d), decltype(oracle)> ctx{s, A,   p.y,   p.sigma_y, sigma_max, std::sqrt(pigdm_variance),
+                                                    o, iso, eps_d, oracle,    x_init};
+  const auto run = [&](const std::string& name, const std::string& row, int nfe) {
     Stopwatch w;
-    const auto r = one_step_posterior_mean(eps_d, s, x_init(1), edm(1));
-    record("eps-mean", r.x, r.nfe, 0, w.seconds(), false);
+    ctx.reseed(p.seed * 31 + 5);
+    const auto r = methods::run(name, ctx, nfe, o.knobs.count(name) ? o.knobs.at(name) : methods::Knobs{});
+    record(row, r.x, r.nfe, r.vjp, w.seconds(), row != "eps_mean");
+  };
+  for (const methods::Spec& m : methods::table()) {
+    if (!selected(m.name) || !toy_offers(m)) continue;
+    if (m.budget == methods::Budget::dps)
+      run(m.name, m.name, o.dps_nfe);
+    else
+      for (int nfe : o.nfe) run(m.name, m.name, nfe);
   }
-  if (selected("dps")) {
-    Stopwatch w;
-    const auto r = dps_sample(iso, s, A, p.y, x_init(o.dps_nfe), edm(o.dps_nfe), DpsOptions{o.dps_zeta});
-    record("dps", r.x, r.nfe, r.vjp, w.seconds());
-  }
+  if (selected("eps_mean")) run("eps", "eps_mean", 1);
   return rows;
 }
 
@@ -366,7 +392,7 @@ void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
     std::map<std::string, std::vector<std::pair<int, double>>> lines;
     double floor = NAN;
     for (const auto& s : sums) {
-      if (s.cell != cell || s.method == "eps-mean") continue;
+      if (s.cell != cell || s.method == "eps_mean") continue;
       if (s.method == "floor")
         floor = s.sw2_mean;
       else
@@ -427,12 +453,15 @@ void write_plots(const fs::path& dir, const std::vector<Summary>& sums,
   run_gnuplot(script, "eps toy gmm");
 }
 
-int run_toy(const ToyOptions& o) {
+int run_toy(ToyOptions o) {
   Stopwatch total;
+  const std::vector<std::string> all = toy_methods();
+  std::string names;
+  for (const auto& m : all) names += (names.empty() ? "" : ", ") + m;
+  o.knobs = methods::parse_settings(o.settings);
   for (const std::string& m : o.methods)
-    EPS_CHECK(std::find(kMethods.begin(), kMethods.end(), m) != kMethods.end(), value_error,
-              "--methods: unknown method '", m,
-              "'; expected some of floor, eps, eps-mean, oracle, dps, pigdm, ddnm, ddrm, zero-shot");
+    EPS_CHECK(std::find(all.begin(), all.end(), m) != all.end(), value_error, "--methods: unknown method '", m,
+              "'; expected some of ", names);
   EPS_CHECK(o.samples >= 2 && o.ref_samples >= 2, value_error, "--samples and --ref-samples must be >= 2");
   EPS_CHECK(o.max_sliced_directions >= 1 && o.max_sliced_directions <= o.projections, value_error,
             "--max-sliced-directions must lie in [1, --projections]");
@@ -466,7 +495,7 @@ int run_toy(const ToyOptions& o) {
     if (first) {
       kept[cell] = std::move(k);
       refs[cell] = std::move(ref);  // the plot shows its first 2000 samples
-      kept[cell].erase("eps-mean");
+      kept[cell].erase("eps_mean");
     }
     rows.insert(rows.end(), r.begin(), r.end());
   }
@@ -511,7 +540,7 @@ int run_toy(const ToyOptions& o) {
       << "\n  floor: fresh sets of exact posterior samples (mean over " << o.floor_draws
       << " sets); /floor: SW2 over the\n"
       << "  problem's floor, averaged over problems; at floor: problems with SW2 <= floor + 2 SD of its sets;\n"
-      << "  eps-mean: the 1-NFE posterior mean (its RMSE to E[x0|y]); mean RMSE of the other rows: |sample mean -\n"
+      << "  eps_mean: the 1-NFE posterior mean (its RMSE to E[x0|y]); mean RMSE of the other rows: |sample mean -\n"
       << "  E[x0|y]|/sqrt(d).\n";
 
   json j;
@@ -522,7 +551,7 @@ int run_toy(const ToyOptions& o) {
                    {"max_sliced_directions", o.max_sliced_directions},
                    {"nfe", o.nfe},
                    {"dps_nfe", o.dps_nfe},
-                   {"dps_zeta", o.dps_zeta},
+                   {"settings", o.settings},
                    {"schedule", "ve_edm"},
                    {"sampler", o.heun ? "edm_heun" : "edm_euler"},
                    {"init", o.init},
@@ -596,13 +625,21 @@ void add_toy_command(CLI::App& app) {
       ->capture_default_str();
   g->add_option("--seeds", o->seeds, "Problems per cell")->check(CLI::Range(1, 10000))->capture_default_str();
   g->add_option("--seed", o->seed, "First problem seed")->capture_default_str();
-  g->add_option("--nfe", o->nfe, "NFE (EDM Euler steps) for eps, oracle, pigdm, ddnm, ddrm, zero-shot")
+  g->add_option("--nfe", o->nfe, "NFE of every method but DPS (EDM Euler steps; DAPS: levels x ode steps)")
       ->delimiter(',')
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   g->add_option("--dps-nfe", o->dps_nfe, "NFE of DPS")->check(CLI::Range(1, 100000))->capture_default_str();
-  g->add_option("--dps-zeta", o->dps_zeta, "DPS step size zeta")->check(CLI::Range(0.0, 1e6))->capture_default_str();
-  g->add_option("--methods", o->methods, "Methods: floor, eps, eps-mean, oracle, dps, pigdm, ddnm, ddrm, zero-shot")
+  g->add_option("--set", o->settings, "METHOD.KNOB=VALUE: a knob of a method (methods.hpp; e.g. dps.zeta=0.5)")
+      ->delimiter(',');
+  g->add_option(
+       "--methods", o->methods,
+       "Methods: " +
+           [] {
+             std::string n;
+             for (const auto& m : toy_methods()) n += (n.empty() ? "" : ", ") + m;
+             return n;
+           }())
       ->delimiter(',')
       ->capture_default_str();
   g->add_option("--samples", o->samples, "Samples per method")->check(CLI::Range(2, 10000000))->capture_default_str();
@@ -638,7 +675,9 @@ void add_toy_command(CLI::App& app) {
   g->add_option("--floor-draws", o->floor_draws, "Independent exact sample sets behind the floor")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  g->add_flag("--heun", o->heun, "EDM Heun for eps, oracle, pigdm, ddnm, zero-shot ((NFE + 1)/2 steps)");
+  g->add_flag("--heun", o->heun,
+              "EDM Heun for the deterministic denoiser samplers (eps, oracle, prior, zero_shot, pigdm with ddim=0; "
+              "(NFE + 1)/2 steps)");
   g->add_option("--out", o->out, "Output directory (results.csv, results.json, plots/)")->capture_default_str();
   g->add_option("--problems", o->problems_in, "Read the problems from this JSON file instead of drawing them")
       ->check(CLI::ExistingFile);

@@ -5,6 +5,7 @@
 // velocity output on any schedule of the library; on one process or many (c10d data parallelism). Atomic
 // checkpoints hold everything a run needs to continue bit for bit (`--resume`); a loss log (CSV), its plot
 // and the EMA weights (`model.pt`) are written beside them.
+#include <ATen/autocast_mode.h>
 #include <torch/nn/module.h>
 #include <torch/optim/adam.h>
 #include <torch/serialize/input-archive.h>
@@ -43,7 +44,7 @@ struct TrainOptions {
   std::string objective = "prior";  ///< prior | eps | palette
   std::vector<std::string> tasks{"all"};
   double sigma_y = 0.05;
-  std::string init;  ///< model.pt of a prior to fine-tune from (eps, palette)
+  std::string init;  ///< model.pt of a prior to fine-tune from (eps, palette) or to continue (prior)
   bool from_scratch = false;
   std::string output = "x0";  ///< x0 | velocity
   std::string schedule = "ve";
@@ -51,6 +52,8 @@ struct TrainOptions {
   double lr = 1e-3;
   std::int64_t warmup = 500;
   double ema_half_life = 20000;  ///< in training images
+  double ema_rampup = 0.05;      ///< half-life at most this × the images trained in this run (EDM's ramp-up); 0: off
+  double sigma_uniform = 0;      ///< share of log-uniform noise levels over [0.002, 80] (docs/training.md §2)
   std::int64_t channels = 32, blocks = 1;
   std::vector<std::int64_t> multipliers{1, 2, 2};
   std::int64_t train_subset = 0;  ///< 0: every training image (the validation images excepted)
@@ -61,6 +64,8 @@ struct TrainOptions {
   std::int64_t val_images = 512;
   std::string data = kFashionMnistDir, out = "runs/prior", device = "cpu";
   int threads = 0;
+  std::string precision = "fp32";  ///< fp32 | bf16 (autocast of the forward pass; weights, optimizer and EMA in fp32)
+  bool channels_last = false;
   double dist_timeout = 120;  ///< seconds a collective may wait for the other processes
   bool resume = false, no_plots = false, no_attention = false;
 
@@ -69,7 +74,7 @@ struct TrainOptions {
 
 /// The training configuration: what a checkpoint must match to be resumed, and what a model file records.
 /// A prior's keys are those of the first version of this program (so that its checkpoints still resume).
-json config_of(const TrainOptions& o, const std::string& init_hash) {
+json config_of(const TrainOptions& o, const std::string& init_hash, std::int64_t init_step) {
   json c = {{"model", "unet"},
             {"objective", o.conditional() ? o.objective : "edm_prior"},
             {"schedule", o.schedule},
@@ -87,6 +92,12 @@ json config_of(const TrainOptions& o, const std::string& init_hash) {
             {"p_mean", -1.2},
             {"p_std", 1.2}};
   if (o.output != "x0" || o.conditional()) c["output"] = o.output;
+  if (o.ema_rampup > 0) c["ema_rampup"] = o.ema_rampup;
+  if (o.sigma_uniform > 0) c["sigma_uniform"] = o.sigma_uniform;
+  if (!o.conditional() && !o.init.empty()) {  // a prior continued from a model file, with a fresh optimizer
+    c["init"] = init_hash;
+    c["init_step"] = init_step;
+  }
   if (o.conditional()) {
     std::vector<std::string> names;
     for (Task t : tasks_from_flag(o.tasks)) names.emplace_back(to_string(t));
@@ -265,7 +276,7 @@ Batch make_batch(const TrainOptions& o, const S& schedule, const at::Tensor& x0,
   const std::int64_t b = x0.size(0);
   Batch out;
   out.x0 = x0;
-  const at::Tensor ratio = libtorch::LogNormalNoise{}.sample(b, gen, device);
+  const at::Tensor ratio = libtorch::MixedNoise{{}, o.sigma_uniform}.sample(b, gen, device);
   const at::Tensor noise = at::randn(x0.sizes(), gen.on(device), x0.options());
   out.lv = libtorch::training_levels(schedule, ratio);
   const auto per_sample = [&](const at::Tensor& v) { return v.to(x0.scalar_type()).view({b, 1, 1, 1}); };
@@ -295,6 +306,35 @@ Batch make_batch(const TrainOptions& o, const S& schedule, const at::Tensor& x0,
   return out;
 }
 
+/// bfloat16 autocast of the forward pass on `device` while it lives (when `on`); the cache of cast weights is
+/// cleared at the end, so that the next step casts the updated weights.
+class AutocastGuard {
+ public:
+  AutocastGuard(const at::Device& device, bool on) : cpu_(device.is_cpu()), on_(on) {
+    if (!on_) return;
+    if (cpu_) {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    } else {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    }
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+    if (cpu_)
+      at::autocast::set_cpu_enabled(false);
+    else
+      at::autocast::set_enabled(false);
+    at::autocast::clear_cache();
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool cpu_, on_;
+};
+
 /// The per-sample loss of rows [lo, hi) of a batch.
 at::Tensor batch_loss(const TrainOptions& o, UNet& net, const Batch& b, std::int64_t lo, std::int64_t hi) {
   const auto rows = [&](const at::Tensor& t) { return t.slice(0, lo, hi); };
@@ -315,8 +355,9 @@ int train(TrainOptions o) {
   if (o.threads > 0) at::set_num_threads(o.threads);
   EPS_CHECK(!o.conditional() || (o.init.empty() != !o.from_scratch), value_error, "--objective ", o.objective,
             ": give exactly one of --init MODEL (fine-tune a prior) and --from-scratch");
-  EPS_CHECK(o.conditional() || (o.init.empty() && !o.from_scratch), value_error,
-            "--init and --from-scratch are for --objective eps or palette (a prior starts from random weights)");
+  EPS_CHECK(o.conditional() || !o.from_scratch, value_error,
+            "--from-scratch is for --objective eps or palette (a prior starts from random weights, or --init MODEL "
+            "continues one)");
   EPS_CHECK(std::isfinite(o.sigma_y) && o.sigma_y > 0, value_error,
             "--sigma-y must be finite and > 0 (the training measurements are noisy), got ", o.sigma_y);
   const libtorch::DistributedEnv env = libtorch::DistributedEnv::from_environment();
@@ -328,7 +369,8 @@ int train(TrainOptions o) {
   // The network: a prior to fine-tune (its architecture, its EMA weights, conv_in widened), or new weights.
   Run r;
   std::string init_hash;
-  at::manual_seed(o.seed);  // the initial weights
+  std::int64_t init_step = 0;  // a continued prior: the step of the model it continues
+  at::manual_seed(o.seed);     // the initial weights
   if (!o.init.empty()) {
     ModelFile prior = read_model(o.init, run_device);
     const json& pc = prior.config;
@@ -346,14 +388,22 @@ int train(TrainOptions o) {
     o.no_attention = !nc.attention;
     init_hash = weights_hash(*prior.net);
     r.net = prior.net;
-    r.net->widen_input(1);
+    if (o.conditional())
+      r.net->widen_input(1);
+    else
+      init_step = prior.step;
   } else {
     UNetConfig nc = net_config(o);
     if (o.conditional()) nc.in_channels = 2;
     r.net = UNet(nc);
   }
   r.net->to(run_device);
-  const json config = config_of(o, init_hash);
+  if (o.channels_last) {
+    torch::NoGradGuard ng;
+    for (auto& p : r.net->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  const json config = config_of(o, init_hash, init_step);
   json model_config = config;
   model_config["network"] = to_json(r.net->config());
 
@@ -372,6 +422,7 @@ int train(TrainOptions o) {
   const std::int64_t n_train = data.train.size(0);
   EPS_CHECK(o.batch <= n_train, value_error, "--batch ", o.batch, " exceeds the ", n_train, " training images");
   r.perm = at::randperm(n_train, r.gen.on(at::kCPU), at::kLong);
+  r.step = init_step;
 
   if (fs::exists(ckpt)) {
     EPS_CHECK(o.resume, value_error, "'", ckpt.string(),
@@ -379,6 +430,9 @@ int train(TrainOptions o) {
     load_checkpoint(ckpt, r, config, data.hash, run_device);
     EPS_CHECK(r.step <= o.steps, value_error, "--steps ", o.steps, ": the checkpoint is already at step ", r.step);
     if (root) std::cerr << "eps image train: resumed from " << ckpt.string() << " at step " << r.step << "\n";
+  } else if (init_step > 0 && root) {
+    std::cerr << "eps image train: continuing the prior " << o.init << " from its step " << init_step
+              << " with its EMA weights as the weights and a fresh optimizer state, data order and generators\n";
   } else if (o.resume && root) {
     std::cerr << "eps image train: no checkpoint in " << out.string() << "; starting from step 0\n";
   }
@@ -388,7 +442,13 @@ int train(TrainOptions o) {
     if (o.schedule == "ve") return body(VeEdm{});
     return body(Linear{});
   };
-  const double beta = libtorch::Ema::decay_for_half_life(double(o.batch), o.ema_half_life);
+  // EMA half-life in images: o.ema_half_life, ramped up over the run (EDM: at most ema_rampup × the images
+  // trained so far in this run), so that a short fine-tune does not keep its initial weights in the average.
+  const auto ema_beta = [&](std::int64_t steps_done) {
+    const double images = double(steps_done - init_step) * double(o.batch);
+    const double h = o.ema_rampup > 0 ? std::min(o.ema_half_life, o.ema_rampup * images) : o.ema_half_life;
+    return h > 0 ? libtorch::Ema::decay_for_half_life(double(o.batch), h) : 0.0;
+  };
   UNet eval_net(r.net->config());
   eval_net->to(run_device);
 
@@ -436,21 +496,27 @@ int train(TrainOptions o) {
     }
     const at::Tensor idx = r.perm.slice(0, r.pos, r.pos + o.batch).to(run_device);
     r.pos += o.batch;
-    const at::Tensor x0 = data.train.index_select(0, idx);
+    at::Tensor x0 = data.train.index_select(0, idx);
+    if (o.channels_last) x0 = x0.contiguous(at::MemoryFormat::ChannelsLast);
     // Every process draws the whole minibatch (cheap next to the network) and trains on its shard.
     const Batch b =
         run_schedule([&](const auto& s) { return make_batch(o, s, x0, r.gen, r.tasks ? &*r.tasks : nullptr); });
-    const double lr = o.lr * std::min(1.0, double(r.step + 1) / double(std::max<std::int64_t>(o.warmup, 1)));
+    const double lr =
+        o.lr * std::min(1.0, double(r.step - init_step + 1) / double(std::max<std::int64_t>(o.warmup, 1)));
     for (auto& group : r.opt->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-    const at::Tensor loss = batch_loss(o, r.net, b, lo, lo + shard).mean();
+    at::Tensor loss;
+    {
+      const AutocastGuard ac(run_device, o.precision == "bf16");
+      loss = batch_loss(o, r.net, b, lo, lo + shard).mean();
+    }
     r.opt->zero_grad();
     loss.backward();
     at::Tensor loss_value = loss.detach().to(at::kDouble).reshape({1}).clone();
     dp.average_gradients(r.net->parameters());
     dp.average({loss_value});
     r.opt->step();
-    r.ema->update(*r.net, beta);
     ++r.step;
+    r.ema->update(*r.net, ema_beta(r.step));
     const double l = loss_value.item<double>();
     EPS_CHECK(std::isfinite(l), convergence_error, "eps image train: the loss is not finite at step ", r.step,
               " (lower --lr?)");
@@ -536,7 +602,8 @@ void add_image_command(CLI::App& app) {
       ->delimiter(',');
   t->add_option("--sigma-y", o->sigma_y, "Measurement noise of the training tasks");
   t->add_option("--init", o->init,
-                "model.pt of a prior to fine-tune (eps, palette; the network's architecture is the prior's)");
+                "model.pt of a prior: to fine-tune (eps, palette; the network's architecture is the prior's), or "
+                "to continue (prior: from the model's step and EMA weights, with a fresh optimizer)");
   t->add_flag("--from-scratch", o->from_scratch, "Train eps or palette from random weights instead of --init");
   t->add_option("--output", o->output, "What the network predicts: x0 (EDM preconditioning) or velocity")
       ->check(CLI::IsMember({"x0", "velocity"}));
@@ -548,6 +615,12 @@ void add_image_command(CLI::App& app) {
   t->add_option("--warmup", o->warmup, "Linear learning-rate warm-up (steps)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{100000000}));
   t->add_option("--ema-half-life", o->ema_half_life, "EMA half-life in training images")->check(CLI::Range(1.0, 1e12));
+  t->add_option("--ema-rampup", o->ema_rampup,
+                "EMA ramp-up: the half-life is at most this fraction of the images trained in this run (0: off)")
+      ->check(CLI::Range(0.0, 1.0));
+  t->add_option("--sigma-uniform", o->sigma_uniform,
+                "Share of noise levels drawn log-uniformly over [0.002, 80] instead of EDM's log-normal")
+      ->check(CLI::Range(0.0, 1.0));
   t->add_option("--schedule", o->schedule, "Interpolant: ve (EDM) or linear (flow matching)")
       ->check(CLI::IsMember({"ve", "linear"}));
   t->add_option("--channels", o->channels, "U-Net channels at the top level (a multiple of 8)")
@@ -574,6 +647,10 @@ void add_image_command(CLI::App& app) {
   t->add_option("--dist-timeout", o->dist_timeout,
                 "Seconds a data-parallel collective waits for the other processes before failing")
       ->check(CLI::Range(1.0, 86400.0));
+  t->add_option("--precision", o->precision,
+                "fp32, or bf16 (bfloat16 autocast of the forward pass; weights, optimizer and EMA stay fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  t->add_flag("--channels-last", o->channels_last, "Channels-last memory format for the convolutions");
   t->add_flag("--resume", o->resume, "Continue the run in --out from its checkpoint");
   t->add_flag("--no-plots", o->no_plots, "Do not plot the loss");
   t->callback([o] { throw CommandResult{train(*o)}; });
@@ -588,6 +665,7 @@ void add_image_command(CLI::App& app) {
   add_image_sample_command(*img);
   add_image_restore_command(*img);
   add_image_eval_command(*img);
+  add_image_tune_command(*img);
 }
 
 }  // namespace eps::cli

@@ -60,6 +60,14 @@ void write_model(const std::filesystem::path& path, const torch::nn::Module& net
 /// gutters), encoded in memory (stb_image_write) for write_file_atomic.
 std::string png_grid(const at::Tensor& images, std::int64_t columns);
 
+/// The same grid, scaled `zoom`× (nearest neighbour), with a label above every column in a 5 × 7 bitmap font
+/// (letters in upper case; each label broken into lines of the column's width, after a space or '-', or
+/// before an '@'). One label per column.
+std::string png_grid_labelled(const at::Tensor& images, std::int64_t columns, const std::vector<std::string>& labels,
+                              int zoom = 2);
+/// The lines `png_grid_labelled` breaks a label into for a column `width` characters wide.
+std::vector<std::string> label_lines(const std::string& label, std::size_t width);
+
 /// eps::psnr of every image of x against ref (both [N, ...] in [−1, 1]: data range 2), as a [N] tensor.
 at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref);
 
