@@ -134,7 +134,7 @@ std::vector<Run> Session::runs(Task task) const {
     if (!fam.count(s.name)) continue;
     const auto add = [&](const std::string& family, const std::string& model) {
       if (!fam.count(family)) return;
-      for (int n : budgets(s, o)) rs.push_back(Run{s.name, family, n, model});
+      for (int n : budgets(s, o)) rs.push_back(Run{s.name, family, n, model, std::nullopt});
     };
     switch (s.model) {
       case methods::Model::none:

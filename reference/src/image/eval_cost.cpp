@@ -68,8 +68,8 @@ Cost measure_cost(const TaskData& td, Context& c, const std::string& eps_model, 
   r.batch = n * o.seeds;
   const Op Ab = subset(td.op, 0, n, o.seeds, td.x0);
   const Tn yb = td.y.slice(0, 0, n).repeat_interleave(o.seeds, 0);
-  const Run eps{"eps", "eps_multitask", 20, eps_model}, prior{"prior", "prior", 20, prior_model},
-      dps_run{"dps", "dps", 250, prior_model};
+  const Run eps{"eps", "eps_multitask", 20, eps_model, std::nullopt},
+      prior{"prior", "prior", 20, prior_model, std::nullopt}, dps_run{"dps", "dps", 250, prior_model, std::nullopt};
   Progress bar("cost " + r.task, 4L * o.cost_reps + (dps ? 1 : 0));
   long done = 0;
   const auto none = [] {};

@@ -111,6 +111,7 @@ json config_of(const TrainOptions& o, const std::string& init_hash, std::int64_t
 /// One row of the loss log.
 struct LogRow {
   double step, train_loss, lr, val_loss;
+  double val_loss_raw = std::nan("");  ///< the raw (not averaged) weights' validation loss
 };
 
 /// Everything a run is: the network, its EMA, the optimizer, the generators, the data order, the log.
@@ -158,11 +159,11 @@ void save_checkpoint(const fs::path& path, Run& r, const json& config, const std
   ar.write("rng_cpu", r.gen.on(at::kCPU).get_state());
   if (!device.is_cpu()) ar.write("rng_device", r.gen.on(device).get_state());
   if (r.tasks) ar.write("rng_tasks", c10::IValue(r.tasks->state()));
-  at::Tensor log = at::empty({static_cast<std::int64_t>(r.log.size()), 4}, at::kDouble);
+  at::Tensor log = at::empty({static_cast<std::int64_t>(r.log.size()), 5}, at::kDouble);
   for (std::size_t i = 0; i < r.log.size(); ++i) {
     const LogRow& l = r.log[i];
-    const double row[4] = {l.step, l.train_loss, l.lr, l.val_loss};
-    for (int j = 0; j < 4; ++j) log[static_cast<std::int64_t>(i)][j] = row[j];
+    const double row[5] = {l.step, l.train_loss, l.lr, l.val_loss, l.val_loss_raw};
+    for (int j = 0; j < 5; ++j) log[static_cast<std::int64_t>(i)][j] = row[j];
   }
   ar.write("log", log);
   std::ostringstream os;
@@ -222,9 +223,11 @@ void load_checkpoint(const fs::path& path, Run& r, const json& config, const std
     ar.read("log", log);
     log = log.to(at::kCPU);
     r.log.clear();
-    for (std::int64_t i = 0; i < log.size(0); ++i)
-      r.log.push_back(
-          {log[i][0].item<double>(), log[i][1].item<double>(), log[i][2].item<double>(), log[i][3].item<double>()});
+    EPS_CHECK(log.dim() == 2 && (log.size(1) == 4 || log.size(1) == 5), io_error, "the loss log is ",
+              log.sizes(), ", expected [rows, 4 or 5]");
+    for (std::int64_t i = 0; i < log.size(0); ++i)  // checkpoints before the raw column hold 4 columns
+      r.log.push_back({log[i][0].item<double>(), log[i][1].item<double>(), log[i][2].item<double>(),
+                       log[i][3].item<double>(), log.size(1) == 5 ? log[i][4].item<double>() : std::nan("")});
   } catch (const c10::Error& e) {
     bad(std::string("a field is missing or malformed (") + e.what_without_backtrace() + ")");
   }
@@ -239,11 +242,12 @@ std::string number(double v) {
 
 void write_log(const fs::path& dir, const std::vector<LogRow>& log, bool plots, const std::string& what) {
   std::ostringstream os;
-  os << "step,train_loss,lr,val_loss\n";
+  os << "step,train_loss,lr,val_loss,val_loss_raw\n";
   os.precision(8);
+  const auto opt = [](double v) { return std::isnan(v) ? std::string() : number(v); };
   for (const auto& l : log)
-    os << static_cast<std::int64_t>(l.step) << "," << l.train_loss << "," << l.lr << ","
-       << (std::isnan(l.val_loss) ? std::string() : number(l.val_loss)) << "\n";
+    os << static_cast<std::int64_t>(l.step) << "," << l.train_loss << "," << l.lr << "," << opt(l.val_loss) << ","
+       << opt(l.val_loss_raw) << "\n";
   write_file_atomic(dir / "loss.csv", os.str());
   if (!plots || std::system("command -v gnuplot > /dev/null 2>&1") != 0) return;
   const fs::path script = dir / "loss.gp";
@@ -254,7 +258,8 @@ void write_log(const fs::path& dir, const std::vector<LogRow>& log, bool plots, 
                                 "plot '" +
                                 (dir / "loss.csv").string() +
                                 "' every ::1 using 1:2 with lines title 'train (mean since last row)', '' every ::1 "
-                                "using 1:($4 > 0 ? $4 : 1/0) with linespoints title 'validation (EMA weights)'\n");
+                                "using 1:($4 > 0 ? $4 : 1/0) with linespoints title 'validation (EMA weights)', '' "
+                                "every ::1 using 1:($5 > 0 ? $5 : 1/0) with points pt 6 title 'validation (raw weights)'\n");
   const std::string cmd = "gnuplot '" + script.string() + "' > /dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0)
     std::cerr << "eps image train: gnuplot failed on " << script << " (plot skipped)\n";
@@ -269,14 +274,17 @@ struct Batch {
 
 /// Draws levels, noise and (conditional objectives) an operator and a measurement for x0, all from `gen`
 /// and `tasks`, in a fixed order (so that a resumed run draws what an uninterrupted one draws).
+/// `sigma_uniform`: the share of log-uniform levels (the run's for training; 0 for validation, whose levels are
+/// EDM's log-normal whatever the run trains on). A defined `fixed_ratio` ([B]) replaces the draw of levels.
 template <Schedule S>
 Batch make_batch(const TrainOptions& o, const S& schedule, const at::Tensor& x0, libtorch::Generator& gen,
-                 TaskSampler<at::Tensor>* tasks) {
+                 TaskSampler<at::Tensor>* tasks, double sigma_uniform, const at::Tensor& fixed_ratio = {}) {
   const at::Device device = x0.device();
   const std::int64_t b = x0.size(0);
   Batch out;
   out.x0 = x0;
-  const at::Tensor ratio = libtorch::MixedNoise{{}, o.sigma_uniform}.sample(b, gen, device);
+  const at::Tensor ratio =
+      fixed_ratio.defined() ? fixed_ratio : libtorch::MixedNoise{{}, sigma_uniform}.sample(b, gen, device);
   const at::Tensor noise = at::randn(x0.sizes(), gen.on(device), x0.options());
   out.lv = libtorch::training_levels(schedule, ratio);
   const auto per_sample = [&](const at::Tensor& v) { return v.to(x0.scalar_type()).view({b, 1, 1, 1}); };
@@ -455,9 +463,8 @@ int train(TrainOptions o) {
   // The validation loss of the EMA weights: the first val_images validation images, with levels, noise and
   // operators from generators of fixed seed, so that every evaluation of a run (and of a resumed run) sees
   // the same draws.
-  const auto validation = [&]() {
-    r.ema->copy_to(*eval_net);
-    eval_net->eval();
+  const auto validation = [&](UNet& net) {
+    net->eval();
     torch::NoGradGuard ng;
     libtorch::Generator vg(1234567);
     std::optional<TaskSampler<at::Tensor>> vt;
@@ -466,8 +473,8 @@ int train(TrainOptions o) {
     double total = 0;
     for (std::int64_t i = 0; i < nv; i += o.batch) {
       const at::Tensor x0 = data.val.slice(0, i, std::min(nv, i + o.batch));
-      const Batch b = run_schedule([&](const auto& s) { return make_batch(o, s, x0, vg, vt ? &*vt : nullptr); });
-      total += batch_loss(o, eval_net, b, 0, x0.size(0)).sum().item<double>();
+      const Batch b = run_schedule([&](const auto& s) { return make_batch(o, s, x0, vg, vt ? &*vt : nullptr, 0.0); });
+      total += batch_loss(o, net, b, 0, x0.size(0)).sum().item<double>();
     }
     return total / double(nv);
   };
@@ -500,7 +507,7 @@ int train(TrainOptions o) {
     if (o.channels_last) x0 = x0.contiguous(at::MemoryFormat::ChannelsLast);
     // Every process draws the whole minibatch (cheap next to the network) and trains on its shard.
     const Batch b =
-        run_schedule([&](const auto& s) { return make_batch(o, s, x0, r.gen, r.tasks ? &*r.tasks : nullptr); });
+        run_schedule([&](const auto& s) { return make_batch(o, s, x0, r.gen, r.tasks ? &*r.tasks : nullptr, o.sigma_uniform); });
     const double lr =
         o.lr * std::min(1.0, double(r.step - init_step + 1) / double(std::max<std::int64_t>(o.warmup, 1)));
     for (auto& group : r.opt->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
@@ -524,7 +531,13 @@ int train(TrainOptions o) {
     ++acc_n;
     const bool at_ckpt = r.step % o.checkpoint_every == 0 || r.step == o.steps;
     if (r.step % o.log_every == 0 || at_ckpt) {
-      r.log.push_back({double(r.step), acc / double(acc_n), lr, at_ckpt && root ? validation() : std::nan("")});
+      LogRow row{double(r.step), acc / double(acc_n), lr, std::nan("")};
+      if (at_ckpt && root) {
+        r.ema->copy_to(*eval_net);
+        row.val_loss = validation(eval_net);
+        row.val_loss_raw = validation(r.net);
+      }
+      r.log.push_back(row);
       r.net->train();
       acc = 0;
       acc_n = 0;
@@ -584,6 +597,98 @@ int compare(const std::string& a, const std::string& b, double tol) {
   const double rel = scale > 0 ? diff / scale : diff;
   std::cout << "max |a - b| = " << diff << ", relative to max |a| = " << rel << " (tolerance " << tol << ")\n";
   return rel <= tol ? 0 : 1;
+}
+
+/// `eps image loss`: the validation loss of trained models at fixed noise levels (docs/training.md §2): per
+/// model and σ, the mean over validation images of the training objective (EDM's λ‖D − x0‖², or the velocity
+/// loss), with the draws of the training's validation (images, noise, operators of fixed seed); a CSV and a
+/// log-log plot with one curve per model.
+struct LossOptions {
+  std::vector<std::string> models;
+  std::vector<double> sigmas{0.002, 0.01, 0.05, 0.2, 0.5, 1, 2, 5, 10, 20, 40, 80};
+  std::int64_t val_images = 512, batch = 64;
+  std::string data = kFashionMnistDir, device = "cpu", out = "runs/loss";
+  int threads = 0;
+};
+
+/// The training options a model file was trained with (what make_batch and batch_loss read).
+TrainOptions options_of(const ModelFile& m) {
+  TrainOptions o;
+  const std::string obj = m.config.value("objective", "edm_prior");
+  o.objective = obj == "edm_prior" ? "prior" : obj;
+  o.output = m.config.value("output", "x0");
+  o.schedule = m.config.value("schedule", "ve");
+  o.sigma_y = m.config.value("sigma_y", 0.05);
+  if (m.config.contains("tasks")) o.tasks = m.config["tasks"].get<std::vector<std::string>>();
+  return o;
+}
+
+int loss_by_sigma(const LossOptions& lo) {
+  const at::Device device = parse_device(lo.device);
+  if (lo.threads > 0) at::set_num_threads(lo.threads);
+  for (double s : lo.sigmas)
+    EPS_CHECK(std::isfinite(s) && s > 0, value_error, "--sigmas: every level must be finite and > 0, got ", s);
+  const ImageData data = load_image_data(lo.data, false, 0, device);
+  const std::int64_t nv = std::min<std::int64_t>(lo.val_images, data.val.size(0));
+  std::ostringstream csv, table;
+  csv << "model,sigma,loss\n";
+  csv.precision(8);
+  table << "| sigma |";
+  for (const auto& m : lo.models) table << " " << m << " |";
+  table << "\n|---|";
+  for (std::size_t i = 0; i < lo.models.size(); ++i) table << "---|";
+  table << "\n";
+  std::vector<std::vector<double>> loss(lo.models.size());
+  for (std::size_t mi = 0; mi < lo.models.size(); ++mi) {
+    ModelFile m = read_model(lo.models[mi], device);
+    const TrainOptions o = options_of(m);
+    UNet net = m.net;
+    torch::NoGradGuard ng;
+    for (double sigma : lo.sigmas) {
+      libtorch::Generator vg(1234567);
+      std::optional<TaskSampler<at::Tensor>> vt;
+      if (o.conditional()) vt.emplace(ImageShape{1, 28, 28}, tasks_from_flag(o.tasks), 7654321);
+      double total = 0;
+      for (std::int64_t i = 0; i < nv; i += lo.batch) {
+        const at::Tensor x0 = data.val.slice(0, i, std::min(nv, i + lo.batch));
+        const at::Tensor ratio = at::full({x0.size(0)}, sigma, at::TensorOptions().dtype(at::kDouble).device(device));
+        const Batch b = with_schedule(m.config, [&](const auto& s) {
+          return make_batch(o, s, x0, vg, vt ? &*vt : nullptr, 0.0, ratio);
+        });
+        total += batch_loss(o, net, b, 0, x0.size(0)).sum().item<double>();
+      }
+      loss[mi].push_back(total / double(nv));
+      csv << lo.models[mi] << "," << sigma << "," << loss[mi].back() << "\n";
+    }
+  }
+  for (std::size_t k = 0; k < lo.sigmas.size(); ++k) {
+    table << "| " << lo.sigmas[k] << " |";
+    for (const auto& l : loss) table << " " << number(l[k]) << " |";
+    table << "\n";
+  }
+  write_file_atomic(fs::path(lo.out + ".csv"), csv.str());
+  std::cout << "validation loss at fixed sigma (" << nv << " validation images; the training objective, EDM-weighted)\n"
+            << table.str() << "wrote " << lo.out << ".csv";
+  // The plot: one block per model in OUT.dat (gnuplot's index), log-log.
+  std::ostringstream dat, gp;
+  for (std::size_t mi = 0; mi < lo.models.size(); ++mi) {
+    dat << "# " << lo.models[mi] << "\n";
+    for (std::size_t k = 0; k < lo.sigmas.size(); ++k) dat << lo.sigmas[k] << " " << number(loss[mi][k]) << "\n";
+    dat << "\n\n";
+  }
+  write_file_atomic(fs::path(lo.out + ".dat"), dat.str());
+  gp << "set terminal pngcairo noenhanced size 800,500\nset output '" << lo.out
+     << ".png'\nset logscale xy\nset grid\nset key bottom left\nset xlabel 'sigma'\nset ylabel 'validation loss at "
+        "sigma'\nplot ";
+  for (std::size_t mi = 0; mi < lo.models.size(); ++mi)
+    gp << (mi ? ", " : "") << "'" << lo.out << ".dat' index " << mi << " using 1:2 with linespoints lw 2 title '"
+       << lo.models[mi] << "'";
+  gp << "\n";
+  write_file_atomic(fs::path(lo.out + ".gp"), gp.str());
+  run_gnuplot(fs::path(lo.out + ".gp"), "eps image loss");
+  std::cout << ", " << lo.out << ".png";
+  std::cout << "\n";
+  return 0;
 }
 
 }  // namespace
@@ -661,6 +766,17 @@ void add_image_command(CLI::App& app) {
   c->add_option("models", *files, "Two model.pt files")->required()->expected(2);
   c->add_option("--tol", *tol, "Relative tolerance (exit 1 above it)")->check(CLI::Range(0.0, 1.0));
   c->callback([files, tol] { throw CommandResult{compare((*files)[0], (*files)[1], *tol)}; });
+  auto lo = std::make_shared<LossOptions>();
+  CLI::App* l = img->add_subcommand("loss", "Validation loss of trained models at fixed noise levels (and a plot)");
+  l->add_option("models", lo->models, "model.pt files")->required();
+  l->add_option("--sigmas", lo->sigmas, "Noise levels sigma/alpha")->delimiter(',');
+  l->add_option("--val-images", lo->val_images, "Validation images")->check(CLI::Range(std::int64_t{1}, std::int64_t{2000}));
+  l->add_option("--batch", lo->batch, "Batch")->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
+  l->add_option("--data", lo->data, "Directory of the Fashion-MNIST IDX files");
+  l->add_option("--device", lo->device, "cpu, cuda or cuda:k");
+  l->add_option("--threads", lo->threads, "CPU threads (0: LibTorch's default)")->check(CLI::Range(0, 1024));
+  l->add_option("--out", lo->out, "Prefix of the CSV and PNG written (OUT.csv, OUT.png)");
+  l->callback([lo] { throw CommandResult{loss_by_sigma(*lo)}; });
   add_image_classifier_command(*img);
   add_image_sample_command(*img);
   add_image_restore_command(*img);

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -22,9 +23,15 @@
 
 namespace eps::networks {
 
-/// Reads a torch archive (zip) into `ar` on `device`, refusing a file that is not a zip archive or has no
-/// central directory at its end before LibTorch's reader sees it (LibTorch 1.13 leaks on those). io_error
-/// that names the file and `what` it should have been.
+/// What is wrong with a torch archive's bytes as a zip file of stored entries — not a zip, truncated, a
+/// damaged directory or header, an entry whose bytes fail the CRC-32 recorded at writing (named) — or
+/// nothing. Bounds-checked on any input (fuzzed: tests/fuzz).
+std::optional<std::string> zip_problem(const std::string& bytes);
+
+/// Reads a torch archive (zip) into `ar` on `device`, refusing a file with a `zip_problem` before LibTorch's
+/// reader sees it (LibTorch 1.13 neither checks the CRCs nor survives every malformed archive). io_error
+/// that names the file, `what` it should have been and the problem ("corrupt file (entry '…' fails its CRC-32
+/// check …)").
 void load_archive(const std::filesystem::path& path, torch::serialize::InputArchive& ar, const at::Device& device,
                   const std::string& what);
 
