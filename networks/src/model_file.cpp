@@ -70,9 +70,11 @@ std::optional<std::string> zip_problem(const std::string& b) {
       return "corrupt file (central directory entry " + std::to_string(e) + " is damaged)";
     const std::uint64_t method = le(b, at + 10, 2), crc = le(b, at + 16, 4);
     std::uint64_t csize = le(b, at + 20, 4), usize = le(b, at + 24, 4), local = le(b, at + 42, 4);
-    const std::size_t nlen = static_cast<std::size_t>(le(b, at + 28, 2)), xlen = static_cast<std::size_t>(le(b, at + 30, 2)),
+    const std::size_t nlen = static_cast<std::size_t>(le(b, at + 28, 2)),
+                      xlen = static_cast<std::size_t>(le(b, at + 30, 2)),
                       clen = static_cast<std::size_t>(le(b, at + 32, 2));
-    if (at + 46 + nlen + xlen + clen > b.size()) return "corrupt file (central directory entry " + std::to_string(e) + " is cut)";
+    if (at + 46 + nlen + xlen + clen > b.size())
+      return "corrupt file (central directory entry " + std::to_string(e) + " is cut)";
     const std::string name = b.substr(at + 46, nlen);
     // Zip64 sizes and offset live in the extra field (id 1), in this order, for the fields set to all ones.
     for (std::size_t x = at + 46 + nlen; x + 4 <= at + 46 + nlen + xlen;) {
@@ -93,13 +95,18 @@ std::optional<std::string> zip_problem(const std::string& b) {
       x += 4 + static_cast<std::size_t>(len);
     }
     if (method != 0 && method != 8)
-      return "entry '" + name + "' uses zip method " + std::to_string(method) + " (eps reads stored and deflated entries)";
+      return "entry '" + name + "' uses zip method " + std::to_string(method) +
+             " (eps reads stored and deflated entries)";
     if (method == 0 && csize != usize) return "corrupt file (entry '" + name + "' has inconsistent sizes)";
     if (local > b.size() || local + 30 > b.size() || !sig(static_cast<std::size_t>(local), 0x04034b50u))
       return "corrupt file (the local header of entry '" + name + "' is damaged)";
-    const std::size_t data = static_cast<std::size_t>(local) + 30 + static_cast<std::size_t>(le(b, static_cast<std::size_t>(local) + 26, 2)) +
-                             static_cast<std::size_t>(le(b, static_cast<std::size_t>(local) + 28, 2));
-    if (data > b.size() || csize > b.size() - data) return "corrupt file (entry '" + name + "' runs past the end: truncated)";
+    const auto lh = static_cast<std::size_t>(local);
+    const auto lnlen = static_cast<std::size_t>(le(b, lh + 26, 2)), lxlen = static_cast<std::size_t>(le(b, lh + 28, 2));
+    if (lnlen != nlen || lh + 30 + lnlen > b.size() || b.compare(lh + 30, lnlen, name) != 0)
+      return "corrupt file (the local header of entry '" + name + "' names another entry)";
+    const std::size_t data = lh + 30 + lnlen + lxlen;
+    if (data > b.size() || csize > b.size() - data)
+      return "corrupt file (entry '" + name + "' runs past the end: truncated)";
     const auto* bytes = reinterpret_cast<const unsigned char*>(b.data()) + data;
     std::uint32_t got = 0;
     if (method == 0) {

@@ -223,8 +223,8 @@ void load_checkpoint(const fs::path& path, Run& r, const json& config, const std
     ar.read("log", log);
     log = log.to(at::kCPU);
     r.log.clear();
-    EPS_CHECK(log.dim() == 2 && (log.size(1) == 4 || log.size(1) == 5), io_error, "the loss log is ",
-              log.sizes(), ", expected [rows, 4 or 5]");
+    EPS_CHECK(log.dim() == 2 && (log.size(1) == 4 || log.size(1) == 5), io_error, "the loss log is ", log.sizes(),
+              ", expected [rows, 4 or 5]");
     for (std::int64_t i = 0; i < log.size(0); ++i)  // checkpoints before the raw column hold 4 columns
       r.log.push_back({log[i][0].item<double>(), log[i][1].item<double>(), log[i][2].item<double>(),
                        log[i][3].item<double>(), log.size(1) == 5 ? log[i][4].item<double>() : std::nan("")});
@@ -251,15 +251,15 @@ void write_log(const fs::path& dir, const std::vector<LogRow>& log, bool plots, 
   write_file_atomic(dir / "loss.csv", os.str());
   if (!plots || std::system("command -v gnuplot > /dev/null 2>&1") != 0) return;
   const fs::path script = dir / "loss.gp";
-  write_file_atomic(script, "set datafile separator ','\nset terminal pngcairo size 800,500\nset output '" +
-                                (dir / "loss.png").string() + "'\nset logscale y\nset xlabel 'step'\nset ylabel '" +
-                                what +
-                                "'\nset key top right\n"
-                                "plot '" +
-                                (dir / "loss.csv").string() +
-                                "' every ::1 using 1:2 with lines title 'train (mean since last row)', '' every ::1 "
-                                "using 1:($4 > 0 ? $4 : 1/0) with linespoints title 'validation (EMA weights)', '' "
-                                "every ::1 using 1:($5 > 0 ? $5 : 1/0) with points pt 6 title 'validation (raw weights)'\n");
+  write_file_atomic(script,
+                    "set datafile separator ','\nset terminal pngcairo size 800,500\nset output '" +
+                        (dir / "loss.png").string() + "'\nset logscale y\nset xlabel 'step'\nset ylabel '" + what +
+                        "'\nset key top right\n"
+                        "plot '" +
+                        (dir / "loss.csv").string() +
+                        "' every ::1 using 1:2 with lines title 'train (mean since last row)', '' every ::1 "
+                        "using 1:($4 > 0 ? $4 : 1/0) with linespoints title 'validation (EMA weights)', '' "
+                        "every ::1 using 1:($5 > 0 ? $5 : 1/0) with points pt 6 title 'validation (raw weights)'\n");
   const std::string cmd = "gnuplot '" + script.string() + "' > /dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0)
     std::cerr << "eps image train: gnuplot failed on " << script << " (plot skipped)\n";
@@ -506,8 +506,8 @@ int train(TrainOptions o) {
     at::Tensor x0 = data.train.index_select(0, idx);
     if (o.channels_last) x0 = x0.contiguous(at::MemoryFormat::ChannelsLast);
     // Every process draws the whole minibatch (cheap next to the network) and trains on its shard.
-    const Batch b =
-        run_schedule([&](const auto& s) { return make_batch(o, s, x0, r.gen, r.tasks ? &*r.tasks : nullptr, o.sigma_uniform); });
+    const Batch b = run_schedule(
+        [&](const auto& s) { return make_batch(o, s, x0, r.gen, r.tasks ? &*r.tasks : nullptr, o.sigma_uniform); });
     const double lr =
         o.lr * std::min(1.0, double(r.step - init_step + 1) / double(std::max<std::int64_t>(o.warmup, 1)));
     for (auto& group : r.opt->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
@@ -652,9 +652,8 @@ int loss_by_sigma(const LossOptions& lo) {
       for (std::int64_t i = 0; i < nv; i += lo.batch) {
         const at::Tensor x0 = data.val.slice(0, i, std::min(nv, i + lo.batch));
         const at::Tensor ratio = at::full({x0.size(0)}, sigma, at::TensorOptions().dtype(at::kDouble).device(device));
-        const Batch b = with_schedule(m.config, [&](const auto& s) {
-          return make_batch(o, s, x0, vg, vt ? &*vt : nullptr, 0.0, ratio);
-        });
+        const Batch b = with_schedule(
+            m.config, [&](const auto& s) { return make_batch(o, s, x0, vg, vt ? &*vt : nullptr, 0.0, ratio); });
         total += batch_loss(o, net, b, 0, x0.size(0)).sum().item<double>();
       }
       loss[mi].push_back(total / double(nv));
@@ -770,7 +769,8 @@ void add_image_command(CLI::App& app) {
   CLI::App* l = img->add_subcommand("loss", "Validation loss of trained models at fixed noise levels (and a plot)");
   l->add_option("models", lo->models, "model.pt files")->required();
   l->add_option("--sigmas", lo->sigmas, "Noise levels sigma/alpha")->delimiter(',');
-  l->add_option("--val-images", lo->val_images, "Validation images")->check(CLI::Range(std::int64_t{1}, std::int64_t{2000}));
+  l->add_option("--val-images", lo->val_images, "Validation images")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{2000}));
   l->add_option("--batch", lo->batch, "Batch")->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
   l->add_option("--data", lo->data, "Directory of the Fashion-MNIST IDX files");
   l->add_option("--device", lo->device, "cpu, cuda or cuda:k");
