@@ -21,10 +21,11 @@
 #include <string>
 #include <vector>
 
-#define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
+
+#define EPS_PNG_IO_IMPLEMENTATION
+#include "png_io.hpp"
 
 namespace {
 
@@ -66,14 +67,10 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-/// A grey PNG as [1, 1, H, W] in [−1, 1].
+/// A grey PNG as [1, 1, H, W] in [−1, 1] (png_io.hpp checks the file and its size).
 at::Tensor read_png(const std::string& path) {
-  int w = 0, h = 0, n = 0;
-  unsigned char* px = stbi_load(path.c_str(), &w, &h, &n, 1);
-  if (!px) throw std::runtime_error("cannot read '" + path + "' as an image: " + stbi_failure_reason());
-  at::Tensor x = at::from_blob(px, {1, 1, h, w}, at::kByte).to(at::kFloat) / 127.5 - 1;
-  stbi_image_free(px);
-  return x;
+  example::GreyImage img = example::read_grey_png(path);
+  return at::from_blob(img.pixels.data(), {1, 1, img.height, img.width}, at::kByte).to(at::kFloat) / 127.5 - 1;
 }
 
 void write_png(const std::string& path, const std::vector<at::Tensor>& images) {

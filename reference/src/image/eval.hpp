@@ -120,13 +120,8 @@ struct Counts {
 Tn sample_batch(const Run& r, Context& c, const TaskData& td, const Op& A, const Tn& y, std::int64_t b,
                 std::uint64_t noise_seed, const std::function<void()>& on_step, Counts& counts);
 
-/// A run's samples of every (image, seed) pair (image-major), with its timings.
-struct Part {
-  Tn samples;  ///< [images · seeds, 1, 28, 28] on the CPU (float32), as the sampler returned them
-  double seconds = 0, seconds_b1 = NAN;
-  int nfe = 0, vjp = 0;  ///< per sample, as the sampler counted them
-  bool reused = false;
-};
+/// A run's samples of every (image, seed) pair (image-major), with its timings (image_common.hpp).
+using Part = EvalPart;
 
 /// Runs r on every (image, seed) of the task in batches, then once at batch 1 for the timing; or reuses the
 /// part an earlier run with the same key saved under OUT/parts.

@@ -197,50 +197,6 @@ json part_key(const Run& r, Context& c, const TaskData& td) {
   return k;
 }
 
-/// The part saved at `path` if it was written for `key` and holds `count` samples; nothing otherwise.
-std::optional<Part> load_part(const fs::path& path, const json& key, std::int64_t count) {
-  if (!fs::exists(path)) return std::nullopt;
-  try {
-    torch::serialize::InputArchive ar;
-    load_archive(path, ar, at::kCPU, "eps evaluation part");
-    c10::IValue format, k, s, s1, v, nf;
-    if (!ar.try_read("format", format) || format.toStringRef() != "eps.eval_part" || !ar.try_read("key", k) ||
-        k.toStringRef() != key.dump())
-      return std::nullopt;
-    Part p;
-    ar.read("samples", p.samples);
-    EPS_CHECK(p.samples.dim() == 4 && p.samples.size(0) == count, io_error, "it holds ", p.samples.size(0),
-              " samples, expected ", count);
-    ar.read("seconds", s);
-    ar.read("seconds_b1", s1);
-    ar.read("vjp", v);
-    ar.read("nfe", nf);
-    p.nfe = static_cast<int>(nf.toInt());
-    p.seconds = s.toDouble();
-    p.seconds_b1 = s1.toDouble();
-    p.vjp = static_cast<int>(v.toInt());
-    p.reused = true;
-    return p;
-  } catch (const std::exception& e) {
-    std::cerr << "eps image eval: ignoring unreadable '" << path.string() << "' (" << e.what() << ")\n";
-    return std::nullopt;
-  }
-}
-
-void save_part(const fs::path& path, const json& key, const Part& p) {
-  torch::serialize::OutputArchive ar;
-  ar.write("format", c10::IValue(std::string("eps.eval_part")));
-  ar.write("key", c10::IValue(key.dump()));
-  ar.write("samples", p.samples);
-  ar.write("seconds", c10::IValue(p.seconds));
-  ar.write("seconds_b1", c10::IValue(p.seconds_b1));
-  ar.write("vjp", c10::IValue(static_cast<std::int64_t>(p.vjp)));
-  ar.write("nfe", c10::IValue(static_cast<std::int64_t>(p.nfe)));
-  std::ostringstream os;
-  ar.save_to(os);
-  write_file_atomic(path, os.str());
-}
-
 }  // namespace
 
 Part run_method(const Run& r, Context& c, const TaskData& td) {
@@ -249,7 +205,7 @@ Part run_method(const Run& r, Context& c, const TaskData& td) {
   const json key = part_key(r, c, td);
   const std::int64_t n = o.images, k = o.seeds, per = std::max<std::int64_t>(1, o.batch / k);
   if (!o.fresh)
-    if (auto p = load_part(path, key, n * k)) return *p;
+    if (auto p = read_eval_part(path, key.dump(), n * k, std::cerr)) return *p;
   const std::int64_t chunks = (n + per - 1) / per;
   const long steps = r.method == "pinv" ? 1 : r.nfe;
   Progress bar(std::string(to_string(td.task)) + " " + r.id(), chunks * steps + (o.batch1 ? steps : 0));
@@ -282,7 +238,7 @@ Part run_method(const Run& r, Context& c, const TaskData& td) {
     if (r.method == "pinv") tick();
     part.seconds_b1 = c1.seconds();
   }
-  save_part(path, key, part);
+  write_eval_part(path, key.dump(), part);
   return part;
 }
 

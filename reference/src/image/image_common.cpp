@@ -2,6 +2,7 @@
 #include "image_common.hpp"
 
 #include <torch/cuda.h>
+#include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
 #include <iomanip>
@@ -257,6 +258,55 @@ std::string png_grid_labelled(const at::Tensor& images, std::int64_t columns, co
         px[static_cast<std::size_t>((header + pad + (k / cols) * (h + pad) + i) * W + pad + (k % cols) * (w + pad) +
                                     j)] = src[(k * ih + i / zoom) * iw + j / zoom];
   return encode_png(px, W, H);
+}
+
+std::optional<EvalPart> read_eval_part(const std::filesystem::path& path, const std::string& key, std::int64_t count,
+                                       std::ostream& warn) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::nullopt;
+  try {
+    torch::serialize::InputArchive ar;
+    load_archive(path, ar, at::kCPU, "eps evaluation part");
+    c10::IValue format, k, s, s1, v, nf;
+    if (!ar.try_read("format", format) || !format.isString() || format.toStringRef() != "eps.eval_part" ||
+        !ar.try_read("key", k) || !k.isString() || (!key.empty() && k.toStringRef() != key))
+      return std::nullopt;
+    EvalPart p;
+    ar.read("samples", p.samples);
+    EPS_CHECK(p.samples.defined() && p.samples.dim() == 4 && p.samples.size(0) == count && p.samples.size(1) == 1 &&
+                  p.samples.size(2) == 28 && p.samples.size(3) == 28 && p.samples.scalar_type() == at::kFloat,
+              io_error, "it holds samples of ", p.samples.defined() ? p.samples.sizes() : at::IntArrayRef{},
+              ", expected [", count, ", 1, 28, 28] float32");
+    ar.read("seconds", s);
+    ar.read("seconds_b1", s1);
+    ar.read("vjp", v);
+    ar.read("nfe", nf);
+    EPS_CHECK(s.isDouble() && s1.isDouble() && v.isInt() && nf.isInt(), io_error,
+              "its timings or counts are of the wrong type");
+    p.seconds = s.toDouble();
+    p.seconds_b1 = s1.toDouble();
+    p.vjp = static_cast<int>(v.toInt());
+    p.nfe = static_cast<int>(nf.toInt());
+    p.reused = true;
+    return p;
+  } catch (const std::exception& e) {
+    warn << "eps image eval: ignoring unreadable '" << path.string() << "' (" << e.what() << "); recomputing it\n";
+    return std::nullopt;
+  }
+}
+
+void write_eval_part(const std::filesystem::path& path, const std::string& key, const EvalPart& p) {
+  torch::serialize::OutputArchive ar;
+  ar.write("format", c10::IValue(std::string("eps.eval_part")));
+  ar.write("key", c10::IValue(key));
+  ar.write("samples", p.samples);
+  ar.write("seconds", c10::IValue(p.seconds));
+  ar.write("seconds_b1", c10::IValue(p.seconds_b1));
+  ar.write("vjp", c10::IValue(static_cast<std::int64_t>(p.vjp)));
+  ar.write("nfe", c10::IValue(static_cast<std::int64_t>(p.nfe)));
+  std::ostringstream os;
+  ar.save_to(os);
+  write_file_atomic(path, os.str());
 }
 
 at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref) {

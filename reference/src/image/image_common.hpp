@@ -9,7 +9,10 @@
 #include <torch/serialize/input-archive.h>
 
 #include <cstdint>
+#include <cmath>
 #include <filesystem>
+#include <optional>
+#include <ostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -67,6 +70,24 @@ std::string png_grid_labelled(const at::Tensor& images, std::int64_t columns, co
                               int zoom = 2);
 /// The lines `png_grid_labelled` breaks a label into for a column `width` characters wide.
 std::vector<std::string> label_lines(const std::string& label, std::size_t width);
+
+/// One method's samples in the evaluation (docs/evaluation.md, "Outputs"): every (image, seed) pair,
+/// image-major, as the sampler returned them, with its timings and counts (per sample).
+struct EvalPart {
+  at::Tensor samples;  ///< [images · seeds, 1, 28, 28], CPU, float32
+  double seconds = 0, seconds_b1 = std::nan("");
+  int nfe = 0, vjp = 0;
+  bool reused = false;
+};
+
+/// The part saved at `path` (format eps.eval_part) if it was written for `key` (any key: empty) and holds
+/// `count` samples of 1 × 28 × 28; nothing if it is absent or of another key; nothing with a warning on `warn` naming
+/// the file and the problem (a damaged file: an entry failing its CRC, a field missing or of the wrong type) — the
+/// evaluation then recomputes it. Never throws for the file's content (fuzzed: tests/fuzz/fuzz_part.cpp).
+std::optional<EvalPart> read_eval_part(const std::filesystem::path& path, const std::string& key, std::int64_t count,
+                                       std::ostream& warn);
+/// Writes a part atomically.
+void write_eval_part(const std::filesystem::path& path, const std::string& key, const EvalPart& p);
 
 /// eps::psnr of every image of x against ref (both [N, ...] in [−1, 1]: data range 2), as a [N] tensor.
 at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref);

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "eps/eps.hpp"
+#include "posterior.hpp"
 #include "toy_problem.hpp"
 #include "util.hpp"
 
@@ -30,9 +31,10 @@ json matrix_json(const Mat& m) {
   return a;
 }
 
-int run_posterior(const PosteriorOptions& o) {
+}  // namespace
+
+json posterior_of(const json& j) {
   using namespace jsonio;
-  const json j = parse_file(o.problem);
   const PriorJson pr = read_prior(member(j, "prior", ""), "prior");
   const analytic::GaussianMixture prior(pr.weights, pr.means, pr.covariances);
   const Eigen::Index d = prior.dim();
@@ -94,7 +96,13 @@ int run_posterior(const PosteriorOptions& o) {
     for (const json& v : out[key])
       EPS_CHECK(v.is_number() && std::isfinite(v.get<double>()), domain_error, "eps posterior: ", key,
                 " is not finite (a numerical failure; please report the problem file)");
-  const std::string text = out.dump(1) + "\n";
+  return out;
+}
+
+namespace {
+
+int run_posterior(const PosteriorOptions& o) {
+  const std::string text = posterior_of(jsonio::parse_file(o.problem)).dump(1) + "\n";
   if (o.out.empty())
     std::cout << text;
   else

@@ -104,8 +104,11 @@ inline double number(const json& j, const std::string& field) {
 
 /// Parses a JSON file. Syntax errors and numbers that double precision cannot hold (1e999) are
 /// value_errors naming the file and the field being read ("prior.means[0][2]"), with the parser's reason.
-inline json parse_file(const std::string& path) {
-  const std::string text = read_file(path);
+inline json parse_text(const std::string& text, const std::string& path);
+inline json parse_file(const std::string& path) { return parse_text(read_file(path), path); }
+
+/// The same for JSON text read from `path` (named in the errors).
+inline json parse_text(const std::string& text, const std::string& path) {
   struct Frame {
     bool array;
     std::string key;

@@ -19,14 +19,10 @@
 #include "eps/error.hpp"
 #include "eps/network_input.hpp"
 #include "eps/networks/unet.hpp"
+#include "eps/networks/zip_check.hpp"
 #include "eps/schedule.hpp"
 
 namespace eps::networks {
-
-/// What is wrong with a torch archive's bytes as a zip file of stored entries — not a zip, truncated, a
-/// damaged directory or header, an entry whose bytes fail the CRC-32 recorded at writing (named) — or
-/// nothing. Bounds-checked on any input (fuzzed: tests/fuzz).
-std::optional<std::string> zip_problem(const std::string& bytes);
 
 /// Reads a torch archive (zip) into `ar` on `device`, refusing a file with a `zip_problem` before LibTorch's
 /// reader sees it (LibTorch 1.13 neither checks the CRCs nor survives every malformed archive). io_error

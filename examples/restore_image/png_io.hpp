@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+// The example's image input (no LibTorch here, so that tests/fuzz/fuzz_png.cpp can fuzz it on its own): a PNG
+// (or any format stb_image reads) as grey pixels, with the sizes the shipped network and the tasks accept.
+// Exactly one translation unit defines EPS_PNG_IO_IMPLEMENTATION before including this: it compiles
+// stb_image there, with every allocation capped (stb's zlib decoder doubles its buffer without a bound: a
+// 200-byte damaged PNG asked for 2 GiB; tests/fuzz/regressions/png).
+#pragma once
+
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace example {
+
+/// The largest allocation stb may make: a 1024 × 1024 image at 16 bits and 4 channels needs 8 MiB.
+inline constexpr std::size_t kStbMaxAllocation = std::size_t{64} << 20;
+inline void* stb_malloc(std::size_t n) { return n > kStbMaxAllocation ? nullptr : std::malloc(n); }
+inline void* stb_realloc(void* p, std::size_t n) { return n > kStbMaxAllocation ? nullptr : std::realloc(p, n); }
+
+}  // namespace example
+
+#ifdef EPS_PNG_IO_IMPLEMENTATION
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_MALLOC(sz) example::stb_malloc(sz)
+#define STBI_REALLOC(p, newsz) example::stb_realloc(p, newsz)
+#define STBI_FREE(p) std::free(p)
+#endif
+#include <stb/stb_image.h>
+
+namespace example {
+
+/// Grey pixels, row-major, one byte each.
+struct GreyImage {
+  int width = 0, height = 0;
+  std::vector<unsigned char> pixels;
+};
+
+/// Reads `path` as a grey image. std::runtime_error naming the file: unreadable or not an image (stb's
+/// reason), or sides that are not multiples of 4 in [4, 1024] (the U-Net halves them twice; 4× pooling).
+inline GreyImage read_grey_png(const std::string& path) {
+  int w = 0, h = 0, n = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &n))
+    throw std::runtime_error("cannot read '" + path + "' as an image: " + stbi_failure_reason());
+  if (w < 4 || h < 4 || w > 1024 || h > 1024 || w % 4 != 0 || h % 4 != 0)
+    throw std::runtime_error("'" + path + "' is " + std::to_string(w) + " x " + std::to_string(h) +
+                             "; expected sides that are multiples of 4 between 4 and 1024");
+  const std::unique_ptr<unsigned char, void (*)(void*)> px(stbi_load(path.c_str(), &w, &h, &n, 1), stbi_image_free);
+  if (!px) throw std::runtime_error("cannot read '" + path + "' as an image: " + stbi_failure_reason());
+  return GreyImage{w, h, std::vector<unsigned char>(px.get(), px.get() + static_cast<std::size_t>(w) * h)};
+}
+
+}  // namespace example

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+#include "eps/networks/zip_check.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string_view>
+#include <vector>
+
+namespace eps::networks {
+
+std::uint32_t crc32(const unsigned char* p, std::size_t n) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+namespace {
+
+std::uint64_t le(const std::string& b, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]);
+  return v;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+/// Consumes `word` at `p` of `s`.
+bool eat(std::string_view s, std::size_t& p, std::string_view word) {
+  if (s.substr(p, word.size()) != word) return false;
+  p += word.size();
+  return true;
+}
+
+/// A type of the declarative module code LibTorch writes for eps's archives: Tensor, int, float, str, bool,
+/// Tuple[...] of those, or a submodule __torch__.___torch_mangle_N.Module (or __torch__.Module).
+bool type_at(std::string_view s, std::size_t& p, bool nested = false) {
+  for (std::string_view simple : {"Tensor", "int", "float", "str", "bool"})
+    if (eat(s, p, simple)) return true;
+  if (!nested && eat(s, p, "Tuple[")) {
+    do {
+      if (!type_at(s, p, true)) return false;
+    } while (eat(s, p, ", "));
+    return eat(s, p, "]");
+  }
+  if (!nested && eat(s, p, "__torch__.")) {
+    if (eat(s, p, "___torch_mangle_")) {
+      const std::size_t d = p;
+      while (p < s.size() && is_digit(s[p])) ++p;
+      if (p == d || !eat(s, p, ".")) return false;
+    }
+    return eat(s, p, "Module");
+  }
+  return false;
+}
+
+/// A quoted name: "…" of letters, digits, '_', '.', '/'.
+bool quoted_at(std::string_view s, std::size_t& p) {
+  if (!eat(s, p, "\"")) return false;
+  const std::size_t b = p;
+  while (p < s.size() && (is_ident_char(s[p]) || s[p] == '.' || s[p] == '/')) ++p;
+  return p > b && eat(s, p, "\"");
+}
+
+/// One line of the declarative module code (class header, __parameters__/__buffers__/__annotations__
+/// lists, attribute annotations), nothing else.
+bool code_line_ok(std::string_view s) {
+  std::size_t p = 0;
+  if (s.empty() || s == "class Module(Module):" || s == "  __annotations__ = []") return true;
+  if (eat(s, p, "  __parameters__ = [") || eat(s, p, "  __buffers__ = [")) {
+    while (quoted_at(s, p))
+      if (!eat(s, p, ", ")) return false;
+    return eat(s, p, "]") && p == s.size();
+  }
+  if (eat(s, p, "  __annotations__[")) return quoted_at(s, p) && eat(s, p, "] = ") && type_at(s, p) && p == s.size();
+  if (!eat(s, p, "  ") || p >= s.size() || is_digit(s[p])) return false;
+  const std::size_t b = p;
+  while (p < s.size() && is_ident_char(s[p])) ++p;
+  return p > b && eat(s, p, " : ") && type_at(s, p) && p == s.size();
+}
+
+/// The first line of `code` that is not declarative module code, or nothing.
+std::optional<std::string> code_problem(std::string_view code) {
+  std::size_t line = 1;
+  for (std::size_t b = 0; b <= code.size(); ++line) {
+    const std::size_t e = std::min(code.find('\n', b), code.size());
+    if (!code_line_ok(code.substr(b, e - b))) return "line " + std::to_string(line);
+    b = e + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> zip_problem(const std::string& b, bool declarative_code) {
+  const auto sig = [&](std::size_t at, std::uint32_t s) { return at + 4 <= b.size() && le(b, at, 4) == s; };
+  if (!sig(0, 0x04034b50u)) return "corrupt or foreign file (not a zip archive)";
+  // The end of central directory record: the last signature within the final 22 + 65535 bytes.
+  std::size_t eocd = std::string::npos;
+  for (std::size_t i = b.size() >= 22 ? b.size() - 22 : 0;; --i) {
+    if (sig(i, 0x06054b50u)) {
+      eocd = i;
+      break;
+    }
+    if (i == 0 || b.size() - i > 22 + 65535) break;
+  }
+  if (eocd == std::string::npos || eocd + 22 > b.size())
+    return "corrupt file (truncated: the zip archive has no central directory at its end)";
+  std::uint64_t entries = le(b, eocd + 10, 2), cd_size = le(b, eocd + 12, 4), cd_off = le(b, eocd + 16, 4);
+  if (entries == 0xFFFF || cd_size == 0xFFFFFFFF || cd_off == 0xFFFFFFFF) {  // zip64: its locator precedes the EOCD
+    if (eocd < 20 || !sig(eocd - 20, 0x07064b50u)) return "corrupt file (a zip64 archive without its locator)";
+    const std::uint64_t z = le(b, eocd - 20 + 8, 8);
+    if (z > b.size() || z + 56 > b.size() || !sig(static_cast<std::size_t>(z), 0x06064b50u))
+      return "corrupt file (the zip64 end record is missing)";
+    entries = le(b, static_cast<std::size_t>(z) + 32, 8);
+    cd_size = le(b, static_cast<std::size_t>(z) + 40, 8);
+    cd_off = le(b, static_cast<std::size_t>(z) + 48, 8);
+  }
+  if (cd_off > b.size() || cd_size > b.size() - cd_off) return "corrupt file (the central directory lies outside it)";
+  std::size_t at = static_cast<std::size_t>(cd_off);
+  for (std::uint64_t e = 0; e < entries; ++e) {
+    if (at + 46 > b.size() || !sig(at, 0x02014b50u))
+      return "corrupt file (central directory entry " + std::to_string(e) + " is damaged)";
+    const std::uint64_t method = le(b, at + 10, 2), crc = le(b, at + 16, 4);
+    std::uint64_t csize = le(b, at + 20, 4), usize = le(b, at + 24, 4), local = le(b, at + 42, 4);
+    const std::size_t nlen = static_cast<std::size_t>(le(b, at + 28, 2)),
+                      xlen = static_cast<std::size_t>(le(b, at + 30, 2)),
+                      clen = static_cast<std::size_t>(le(b, at + 32, 2));
+    if (at + 46 + nlen + xlen + clen > b.size())
+      return "corrupt file (central directory entry " + std::to_string(e) + " is cut)";
+    const std::string name = b.substr(at + 46, nlen);
+    // Zip64 sizes and offset live in the extra field (id 1), in this order, for the fields set to all ones.
+    for (std::size_t x = at + 46 + nlen; x + 4 <= at + 46 + nlen + xlen;) {
+      const std::uint64_t id = le(b, x, 2), len = le(b, x + 2, 2);
+      if (x + 4 + len > at + 46 + nlen + xlen) return "corrupt file (entry '" + name + "' has a damaged extra field)";
+      if (id == 1) {
+        std::size_t f = x + 4;
+        const auto take = [&](std::uint64_t& v) {
+          if (v == 0xFFFFFFFF && f + 8 <= x + 4 + len) {
+            v = le(b, f, 8);
+            f += 8;
+          }
+        };
+        take(usize);
+        take(csize);
+        take(local);
+      }
+      x += 4 + static_cast<std::size_t>(len);
+    }
+    if (method != 0 && method != 8)
+      return "entry '" + name + "' uses zip method " + std::to_string(method) +
+             " (eps reads stored and deflated entries)";
+    if (method == 0 && csize != usize) return "corrupt file (entry '" + name + "' has inconsistent sizes)";
+    if (local > b.size() || local + 30 > b.size() || !sig(static_cast<std::size_t>(local), 0x04034b50u))
+      return "corrupt file (the local header of entry '" + name + "' is damaged)";
+    const auto lh = static_cast<std::size_t>(local);
+    const auto lnlen = static_cast<std::size_t>(le(b, lh + 26, 2)), lxlen = static_cast<std::size_t>(le(b, lh + 28, 2));
+    if (lnlen != nlen || lh + 30 + lnlen > b.size() || b.compare(lh + 30, lnlen, name) != 0)
+      return "corrupt file (the local header of entry '" + name + "' names another entry)";
+    const std::size_t data = lh + 30 + lnlen + lxlen;
+    if (data > b.size() || csize > b.size() - data)
+      return "corrupt file (entry '" + name + "' runs past the end: truncated)";
+    const auto* bytes = reinterpret_cast<const unsigned char*>(b.data()) + data;
+    std::uint32_t got = 0;
+    std::string inflated;
+    if (method == 0) {
+      got = crc32(bytes, static_cast<std::size_t>(csize));
+    } else {  // deflate (LibTorch compresses the TorchScript code entries): inflated, then checked
+      if (usize > (std::uint64_t{1} << 30)) return "corrupt file (entry '" + name + "' claims an implausible size)";
+      std::vector<unsigned char> out(static_cast<std::size_t>(usize) + 1);
+      z_stream zs{};
+      if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) return "cannot inflate entry '" + name + "'";
+      zs.next_in = const_cast<unsigned char*>(bytes);
+      zs.avail_in = static_cast<uInt>(csize);
+      zs.next_out = out.data();
+      zs.avail_out = static_cast<uInt>(out.size());
+      const int rc = inflate(&zs, Z_FINISH);
+      const std::uint64_t produced = zs.total_out;
+      inflateEnd(&zs);
+      if (rc != Z_STREAM_END || produced != usize)
+        return "corrupt file (entry '" + name + "' does not inflate to its recorded size)";
+      got = crc32(out.data(), static_cast<std::size_t>(usize));
+      inflated.assign(reinterpret_cast<const char*>(out.data()), static_cast<std::size_t>(usize));
+    }
+    if (got != crc)
+      return "corrupt file (entry '" + name + "' fails its CRC-32 check: its bytes changed after it was written)";
+    const bool code =
+        name.find("/code/") != std::string::npos && name.size() > 3 && name.compare(name.size() - 3, 3, ".py") == 0;
+    if (declarative_code && code) {
+      const std::string_view text =
+          method == 0 ? std::string_view(b).substr(data, static_cast<std::size_t>(csize)) : std::string_view(inflated);
+      if (const auto where = code_problem(text))
+        return "corrupt file (entry '" + name + "', " + *where +
+               ": not the module declarations eps writes; a file eps wrote was altered)";
+    }
+    at += 46 + nlen + xlen + clen;
+  }
+  return std::nullopt;
+}
+
+}  // namespace eps::networks
