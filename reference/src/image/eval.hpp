@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "classifier.hpp"
+#include "eps/networks/model.hpp"
 #include "eps/image_metrics.hpp"
 #include "eps/tasks.hpp"
 #include "idx.hpp"
@@ -78,17 +79,16 @@ struct Run {
   std::string id() const { return method == "pinv" ? family : family + "@" + std::to_string(nfe); }
 };
 
-/// Models loaded once, by path, with their weights' hash.
+/// Models (eps.model files or TorchScript modules with a contract) loaded once, by path.
 class Models {
  public:
   explicit Models(at::Device device) : device_(device) {}
-  ModelFile& get(const std::string& path);
-  const std::string& hash(const std::string& path);
+  const networks::Model& get(const std::string& path);
+  const std::string& hash(const std::string& path) { return get(path).hash(); }
 
  private:
   at::Device device_;
-  std::map<std::string, ModelFile> files_;
-  std::map<std::string, std::string> hashes_;
+  std::map<std::string, networks::Model> models_;
 };
 
 /// Everything a method needs for one task: the operator of every image, the measurements, the observation

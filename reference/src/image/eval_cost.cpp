@@ -40,28 +40,26 @@ Cost measure_cost(const TaskData& td, Context& c, const std::string& eps_model, 
   const EvalOptions& o = c.o;
   Cost r{to_string(td.task)};
   if (eps_model.empty()) return r;
-  ModelFile& mf = c.models.get(eps_model);
+  const networks::Model& mf = c.models.get(eps_model);
   torch::NoGradGuard ng;
   const Op A = subset(td.op, 0, 1, 1, td.x0);
   const Tn y = td.y.slice(0, 0, 1);
   const Tn x = td.x0.slice(0, 0, 1) + at::randn_like(td.x0.slice(0, 0, 1));  // σ/α = 1
-  with_schedule(mf.config, [&](const auto& s) {
-    const double t = time_from_noise_ratio(s, 1.0);
-    const Coefficients co = coefficients(s, t);
-    PivotOptions po;
-    po.check_range = false;
-    std::visit(
-        [&](const auto& Aop) {
-          const NoiseLevels lv{co.alpha, co.sigma, o.sigma_y};
-          const EpsInputPlan<std::decay_t<decltype(Aop)>> plan(Aop, y);
-          r.pivot_full_s = median_seconds([&] { return eps_input(Aop, x, y, lv, po).image; }, o.timing_reps, c.device);
-          r.pivot_s = median_seconds([&] { return plan(x, lv).image; }, o.timing_reps, c.device);
-          const ConditionalInput<Tn> in = plan(x, lv);
-          r.network_s = median_seconds([&] { return conditional_denoise(mf, s, in, t); }, o.timing_reps, c.device);
-        },
-        A);
-    return 0;
-  });
+  const AnySchedule& s = mf.schedule();
+  const double t = time_from_noise_ratio(s, 1.0);
+  const Coefficients co = coefficients(s, t);
+  PivotOptions po;
+  po.check_range = false;
+  std::visit(
+      [&](const auto& Aop) {
+        const NoiseLevels lv{co.alpha, co.sigma, o.sigma_y};
+        const EpsInputPlan<std::decay_t<decltype(Aop)>> plan(Aop, y);
+        r.pivot_full_s = median_seconds([&] { return eps_input(Aop, x, y, lv, po).image; }, o.timing_reps, c.device);
+        r.pivot_s = median_seconds([&] { return plan(x, lv).image; }, o.timing_reps, c.device);
+        const ConditionalInput<Tn> in = plan(x, lv);
+        r.network_s = median_seconds([&] { return mf.conditional_denoise(s, in, t); }, o.timing_reps, c.device);
+      },
+      A);
   if (prior_model.empty()) return r;
   // EPS@20 against prior@20, interleaved; then DPS@250 once, at batch 1.
   const std::int64_t per = std::max<std::int64_t>(1, o.batch / o.seeds), n = std::min(per, o.images);

@@ -16,20 +16,10 @@
 
 namespace eps::cli::eval {
 
-ModelFile& Models::get(const std::string& path) {
-  auto it = files_.find(path);
-  if (it == files_.end()) {
-    ModelFile m = read_model(path, device_);
-    for (auto& p : m.net->parameters()) p.requires_grad_(false);  // VJPs need x only
-    hashes_[path] = weights_hash(*m.net);
-    it = files_.emplace(path, std::move(m)).first;
-  }
+const networks::Model& Models::get(const std::string& path) {
+  auto it = models_.find(path);
+  if (it == models_.end()) it = models_.emplace(path, networks::Model::load(path, device_)).first;
   return it->second;
-}
-
-const std::string& Models::hash(const std::string& path) {
-  get(path);
-  return hashes_.at(path);
 }
 
 Settings::Settings(const std::string& tuned_path, const std::vector<std::string>& set, const std::string& prior_hash)
@@ -97,8 +87,9 @@ Op subset(const Op& op, std::int64_t b, std::int64_t e, std::int64_t repeats, co
 namespace {
 
 /// The context the registry's entries run against (methods.hpp) for one sampler call on LibTorch: the
-/// shipped models' denoisers, the common initial noise ε (a state at time t0 is σ(t0) ε), the generator
-/// that the stochastic methods continue to draw from.
+/// model's denoisers (networks::Model: an eps.model or a TorchScript module), sampled on the model's own
+/// schedule; the common initial noise ε (a state at time t0 is σ(t0) ε); the generator that the stochastic
+/// methods continue to draw from.
 template <Schedule S, class A_t>
 struct TorchContext {
   using T = Tn;
@@ -108,7 +99,7 @@ struct TorchContext {
   double sigma_y, sigma_max, sigma_data;
   double data_min = -1, data_max = 1;
   StepCallback<Tn> cb;
-  ModelFile* model;  ///< the model of the run (the prior, or the EPS / Palette model)
+  const networks::Model* model;  ///< the model of the run (the prior, or the EPS / Palette model)
   const Tn& noise;
   libtorch::Generator& generator;
 
@@ -123,19 +114,19 @@ struct TorchContext {
   Tn start(double t0) const { return noise * coefficients(s, t0).sigma; }
   Tn pinv() const { return pinv_apply(A, y); }
   auto prior() const {
-    return [m = model, &s = s](const Tn& x, double t) { return denoise(*m, s, x, t); };
+    return [m = model, &s = s](const Tn& x, double t) { return m->denoise(s, x, t); };
   }
   auto differentiable_prior() const { return libtorch::autograd_denoiser(prior()); }
   auto eps_posterior() const {
     // The per-run part of the pivot (s, Uᴴy, the observation image) once, x̃ per call (EpsInputPlan).
     return [m = model, &s = s, plan = EpsInputPlan<A_t>(A, y), sy = sigma_y](const Tn& x, double t) {
       const Coefficients co = coefficients(s, t);
-      return conditional_denoise(*m, s, plan(x, NoiseLevels{co.alpha, co.sigma, sy}), t);
+      return m->conditional_denoise(s, plan(x, NoiseLevels{co.alpha, co.sigma, sy}), t);
     };
   }
   auto palette_posterior() const {
     return [m = model, &s = s, &A = A, &y = y](const Tn& x, double t) {
-      return conditional_denoise(*m, s, palette_input(A, x, y), t);
+      return m->conditional_denoise(s, palette_input(A, x, y), t);
     };
   }
   auto oracle() const {
@@ -153,19 +144,18 @@ Tn sample_batch(const Run& r, Context& c, const TaskData& td, const Op& A, const
   // The common initial noise of every method (common random numbers): the first draw of the chunk's generator.
   const Tn noise = at::randn({b, 1, 28, 28}, gen.on(c.device), y.options());
   if (r.method == "pinv") return std::visit([&](const auto& Aop) { return pinv_apply(Aop, y); }, A);
-  ModelFile& mf = c.models.get(r.model);
+  const networks::Model& mf = c.models.get(r.model);
   const StepCallback<Tn> cb = [&](const StepInfo<Tn>&) { on_step(); };
-  return with_schedule(mf.config, [&](const auto& s) -> Tn {
-    return std::visit(
-        [&](const auto& Aop) -> Tn {
-          TorchContext<std::decay_t<decltype(s)>, std::decay_t<decltype(Aop)>> ctx{
-              s, Aop, y, c.o.sigma_y, c.o.sigma_max, mf.config.value("sigma_data", 0.5), -1, 1, cb, &mf, noise, gen};
-          const SampleResult<Tn> res = methods::run(r.method, ctx, r.nfe, knobs);
-          counts = {res.nfe, res.vjp};
-          return res.x;
-        },
-        A);
-  });
+  const AnySchedule& s = mf.schedule();
+  return std::visit(
+      [&](const auto& Aop) -> Tn {
+        TorchContext<AnySchedule, std::decay_t<decltype(Aop)>> ctx{
+            s, Aop, y, c.o.sigma_y, c.o.sigma_max, mf.sigma_data(), -1, 1, cb, &mf, noise, gen};
+        const SampleResult<Tn> res = methods::run(r.method, ctx, r.nfe, knobs);
+        counts = {res.nfe, res.vjp};
+        return res.x;
+      },
+      A);
 }
 
 json run_config(const EvalOptions& o, const at::Device& device) {

@@ -16,6 +16,7 @@
 #include "eps/baselines.hpp"
 #include "eps/image_metrics.hpp"
 #include "eps/network_input.hpp"
+#include "eps/networks/model.hpp"
 #include "eps/tasks.hpp"
 #include "eps/samplers.hpp"
 #include "idx.hpp"
@@ -36,23 +37,22 @@ struct SampleOptions {
 int sample(const SampleOptions& o) {
   const at::Device device = parse_device(o.device);
   if (o.threads > 0) at::set_num_threads(o.threads);
-  ModelFile m = read_model(o.model, device);
-  EPS_CHECK(m.config.value("objective", "") == "edm_prior", value_error, "eps image sample: '", o.model, "' is a ",
-            m.config.value("objective", "?"), " model; unconditional samples come from a prior (objective edm_prior)");
+  const networks::Model m = networks::Model::load(o.model, device);
+  EPS_CHECK(!m.conditional(), value_error, "eps image sample: '", o.model, "' is a ", m.objective_name(),
+            " model; unconditional samples come from a prior (objective edm_prior)");
   torch::NoGradGuard ng;
-  const auto run = [&](const auto& s) {
-    const auto denoiser = [&](const at::Tensor& x, double t) { return denoise(m, s, x, t); };
-    EdmOptions eo;
-    eo.steps = o.steps;
-    eo.heun = o.heun;
-    libtorch::Generator gen(o.seed);
-    const at::Tensor like = at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(device));
-    const double t0 = edm_grid(s, eo).front();
-    const at::Tensor x = initial_noise(s, t0, like, o.count, Shape{1, 28, 28}, gen);
-    return edm_sample(denoiser, s, x, eo);
-  };
+  const AnySchedule& s = m.schedule();
+  const auto denoiser = [&](const at::Tensor& x, double t) { return m.denoise(s, x, t); };
+  EdmOptions eo;
+  eo.steps = o.steps;
+  eo.heun = o.heun;
+  libtorch::Generator gen(o.seed);
+  const at::Tensor like = at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(device));
+  const networks::Contract& c = m.contract();
   Stopwatch clock;
-  const SampleResult<at::Tensor> r = with_schedule(m.config, run);
+  const at::Tensor x =
+      initial_noise(s, edm_grid(s, eo).front(), like, o.count, Shape{c.channels, c.height, c.width}, gen);
+  const SampleResult<at::Tensor> r = edm_sample(denoiser, s, x, eo);
   write_file_atomic(o.out, png_grid(r.x, o.columns));
   std::cout << "sampled " << o.count << " images with " << r.nfe << " network evaluations each ("
             << (o.heun ? "EDM Heun" : "EDM Euler") << ", " << o.steps << " levels) in " << clock.seconds()
@@ -71,8 +71,8 @@ struct RestoreOptions {
 int restore(const RestoreOptions& o) {
   const at::Device device = parse_device(o.device);
   if (o.threads > 0) at::set_num_threads(o.threads);
-  ModelFile m = read_model(o.model, device);
-  const std::string objective = m.config.value("objective", "?");
+  const networks::Model m = networks::Model::load(o.model, device);
+  const std::string objective = m.objective_name();
   const Task task = task_from_string(o.task);
   const ImageData test = load_image_data(o.data, true, 0, device);
   EPS_CHECK(o.count <= test.train.size(0), value_error, "--count: at most ", test.train.size(0), " test images");
@@ -89,24 +89,24 @@ int restore(const RestoreOptions& o) {
         const at::Tensor clean = A.apply(x0);
         const at::Tensor y = clean + o.sigma_y * at::randn(clean.sizes(), gen.on(device), clean.options());
         observation = observation_image(A, y);
-        const auto run = [&](const auto& s) {
-          EdmOptions eo;
-          eo.steps = o.steps;
-          const at::Tensor xT = initial_noise(s, edm_grid(s, eo).front(), x0, o.count, Shape{1, 28, 28}, gen);
+        const AnySchedule& s = m.schedule();
+        EdmOptions eo;
+        eo.steps = o.steps;
+        const at::Tensor xT = initial_noise(s, edm_grid(s, eo).front(), x0, o.count, Shape{1, 28, 28}, gen);
+        const auto run = [&]() {
           if (objective == "edm_prior") {  // the zero-shot pivot: the prior fed x̃ at the current time
-            const auto prior = [&](const at::Tensor& x, double t) { return denoise(m, s, x, t); };
+            const auto prior = [&](const at::Tensor& x, double t) { return m.denoise(s, x, t); };
             return edm_sample(zero_shot_denoiser(prior, s, A, y, o.sigma_y), s, xT, eo);
           }
           const EpsInputPlan<std::decay_t<decltype(A)>> plan(A, y);  // the per-run part of the pivot, once
           const auto posterior = [&](const at::Tensor& x, double t) {
             const Coefficients c = coefficients(s, t);
-            return conditional_denoise(
-                m, s, objective == "eps" ? plan(x, NoiseLevels{c.alpha, c.sigma, o.sigma_y}) : palette_input(A, x, y),
-                t);
+            return m.conditional_denoise(
+                s, objective == "eps" ? plan(x, NoiseLevels{c.alpha, c.sigma, o.sigma_y}) : palette_input(A, x, y), t);
           };
           return edm_sample(posterior, s, xT, eo);
         };
-        const SampleResult<at::Tensor> r = with_schedule(m.config, run);
+        const SampleResult<at::Tensor> r = run();
         samples = r.x;
         nfe = r.nfe;
       },
