@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages eps needs that are missing on this machine (nothing else), with
-# apt-get, as root or through sudo. Usage: scripts/install-deps.sh [--bench]
+# apt-get, as root or through sudo. Usage: scripts/install-deps.sh [--bench] [--fuzz]
 # LibTorch (libtorch-dev, CPU) comes with libopenblas0-openmp: without it LibTorch falls back to the
 # reference BLAS (20-30x slower matrix products). clang-format checks the sources' format (test
 # format.check); zlib reads the gzip IDX files of dataset-fashion-mnist (real Fashion-MNIST); libgloo-dev
 # holds the Gloo headers that LibTorch's c10d process group includes (data-parallel training); libstb-dev's
-# stb_image_write writes image grids as PNG.
+# stb_image_write writes image grids as PNG. python3-torch (the same PyTorch 1.13 as libtorch-dev, for
+# /usr/bin/python3), python3-dev, pybind11-dev and python3-pytest build and test the Python package
+# (python/) and export the TorchScript modules of the model tests. --fuzz adds clang-15 and libfuzzer-15-dev for
+# the libFuzzer build of the fuzz targets (tests/fuzz/; ctest's fuzz.libfuzzer, skipped without them).
 set -euo pipefail
 
 pkgs=(cmake g++ make pkg-config libeigen3-dev libxtensor-dev libfftw3-dev doctest-dev libcli11-dev nlohmann-json3-dev gnuplot-nox
-      libtorch-dev libopenblas0-openmp libgloo-dev clang-format zlib1g-dev dataset-fashion-mnist libstb-dev)
+      libtorch-dev libopenblas0-openmp libgloo-dev clang-format zlib1g-dev dataset-fashion-mnist libstb-dev
+      python3-torch python3-dev pybind11-dev python3-pytest)
 for arg in "$@"; do
   case "$arg" in
     --bench) pkgs+=(libbenchmark-dev) ;;
-    *) echo "install-deps.sh: unknown option '$arg' (expected --bench)" >&2; exit 2 ;;
+    --fuzz) pkgs+=(clang-15 libfuzzer-15-dev) ;;
+    *) echo "install-deps.sh: unknown option '$arg' (expected --bench or --fuzz)" >&2; exit 2 ;;
   esac
 done
 

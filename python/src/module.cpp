@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+// eps (Python): the extension module `eps._eps` (docs/own-model.md §5).
+#include "bindings.hpp"
+#include "eps/version.hpp"
+
+PYBIND11_MODULE(_eps, m) {
+  m.doc() = "eps: exact posterior scores for linear inverse problems, on torch.Tensor (docs/own-model.md)";
+  m.attr("__version__") = EPS_VERSION_STRING;
+  // eps's errors as Python exceptions: bad input is ValueError, a numerical failure RuntimeError.
+  pybind11::register_exception<eps::shape_error>(m, "ShapeError", PyExc_ValueError);
+  pybind11::register_exception<eps::value_error>(m, "ValueError", PyExc_ValueError);
+  pybind11::register_exception<eps::domain_error>(m, "DomainError", PyExc_ValueError);
+  pybind11::register_exception<eps::io_error>(m, "IOError", PyExc_OSError);
+  eps::python::bind_operators(m);
+  eps::python::bind_samplers(m);
+  eps::python::bind_training(m);
+}
