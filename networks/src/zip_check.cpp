@@ -91,6 +91,99 @@ bool code_line_ok(std::string_view s) {
   return p > b && eat(s, p, " : ") && type_at(s, p) && p == s.size();
 }
 
+/// The first problem of a pickle (the protocol-2 opcodes LibTorch writes for data.pkl and constants.pkl): an
+/// unknown opcode, an argument that runs past the end, a memo index beyond the opcodes read so far (LibTorch's
+/// unpickler sizes its memo table by the index it reads: one changed byte asked for 3.6 GB and half a minute,
+/// tests/fuzz/regressions/part), or bytes after STOP. Nothing for a well-formed pickle.
+std::optional<std::string> pickle_problem(std::string_view p) {
+  std::size_t at = 0, ops = 0;
+  const auto le = [&](std::size_t from, int n) {
+    std::uint64_t x = 0;
+    for (int i = n - 1; i >= 0; --i) x = (x << 8) | static_cast<unsigned char>(p[from + std::size_t(i)]);
+    return x;
+  };
+  const auto where = [&](const char* what) { return std::string(what) + " at byte " + std::to_string(at); };
+  while (at < p.size()) {
+    const auto op = static_cast<unsigned char>(p[at]);
+    const std::size_t rest = p.size() - at - 1;
+    std::uint64_t arg = 0;  // bytes of argument after the opcode
+    switch (op) {
+      case '.':  // STOP
+        return at + 1 == p.size() ? std::nullopt : std::optional<std::string>(where("bytes after STOP"));
+      case ')':
+      case '}':
+      case ']':
+      case '(':
+      case 't':
+      case 0x85:
+      case 0x86:
+      case 0x87:
+      case 'R':
+      case 'b':
+      case 'u':
+      case 's':
+      case 'a':
+      case 'e':
+      case 'N':
+      case 0x88:
+      case 0x89:
+      case 0x81:
+      case 'Q':
+      case 0x94:
+        break;
+      case 0x80:
+      case 'K':
+        arg = 1;
+        break;
+      case 'M':
+        arg = 2;
+        break;
+      case 'J':
+        arg = 4;
+        break;
+      case 'G':
+      case 0x95:
+        arg = 8;
+        break;
+      case 'q':
+      case 'h':
+      case 'r':
+      case 'j': {  // BINPUT, BINGET (1-byte index); LONG_BINPUT, LONG_BINGET (4)
+        arg = (op == 'q' || op == 'h') ? 1 : 4;
+        if (rest < arg) return where("a memo index past the end");
+        if (le(at + 1, int(arg)) > ops) return where("a memo index beyond the opcodes read");
+        break;
+      }
+      case 'X':
+      case 'T':
+      case 'B':  // BINUNICODE, BINSTRING, BINBYTES: 4-byte length
+        if (rest < 4) return where("a length past the end");
+        arg = 4 + le(at + 1, 4);
+        break;
+      case 'U':
+      case 'C':
+      case 0x8c:
+      case 0x8a:  // 1-byte length: SHORT_BINSTRING/BYTES/UNICODE, LONG1
+        if (rest < 1) return where("a length past the end");
+        arg = 1 + le(at + 1, 1);
+        break;
+      case 'c': {  // GLOBAL: module\nname\n
+        const std::size_t a = p.find('\n', at + 1);
+        const std::size_t b = a == std::string_view::npos ? a : p.find('\n', a + 1);
+        if (b == std::string_view::npos) return where("an unterminated GLOBAL");
+        arg = b - at;
+        break;
+      }
+      default:
+        return where(("opcode " + std::to_string(op) + " not written by LibTorch").c_str());
+    }
+    if (arg > rest) return where("an argument past the end");
+    at += 1 + static_cast<std::size_t>(arg);
+    ++ops;
+  }
+  return "no STOP (truncated)";
+}
+
 /// The first line of `code` that is not declarative module code, or nothing.
 std::optional<std::string> code_problem(std::string_view code) {
   std::size_t line = 1;
@@ -204,6 +297,14 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
       if (const auto where = code_problem(text))
         return "corrupt file (entry '" + name + "', " + *where +
                ": not the module declarations eps writes; a file eps wrote was altered)";
+    }
+    const bool pickle = name.size() > 4 && name.compare(name.size() - 4, 4, ".pkl") == 0;
+    if (declarative_code && pickle) {
+      const std::string_view text =
+          method == 0 ? std::string_view(b).substr(data, static_cast<std::size_t>(csize)) : std::string_view(inflated);
+      if (const auto where = pickle_problem(text))
+        return "corrupt file (entry '" + name + "', " + *where +
+               ": not a pickle eps writes; a file eps wrote was altered)";
     }
     at += 46 + nlen + xlen + clen;
   }

@@ -90,8 +90,18 @@ IdxArray read_idx(const std::string& path) {
     total *= d;
     EPS_CHECK(total <= (std::int64_t(1) << 34), io_error, "'", path, "': the dimensions describe more than 16 GiB");
   }
-  a.data.resize(static_cast<std::size_t>(total));
-  f.read_exact(a.data.data(), a.data.size(), "the data");
+  // Grown as the data arrives (16 MiB at a time), never allocated from the header alone: a damaged header
+  // cannot ask for gigabytes that the file does not hold (tests/fuzz/regressions/idx).
+  const auto want = static_cast<std::size_t>(total);
+  std::size_t got = 0;
+  while (got < want) {
+    const std::size_t step = std::min<std::size_t>(want - got, std::size_t{1} << 24);
+    a.data.resize(got + step);
+    const std::size_t r = f.read_some(a.data.data() + got, step);
+    got += r;
+    if (r < step) break;
+  }
+  EPS_CHECK(got == want, io_error, "'", path, "' is truncated: the data needs ", want, " bytes, the file has ", got);
   EPS_CHECK(f.at_end(), io_error, "'", path, "' has bytes after the ", total, " its dimensions describe");
   return a;
 }

@@ -4,7 +4,7 @@
 // UBSan in the dev preset), and every target on a machine without clang. No coverage guidance: it mutates the
 // seed corpus at random — bit flips, byte values, truncations, and, for zip archives, edits inside one entry
 // with its CRC-32 repaired, so that inputs pass the zip check and reach LibTorch's reader and the fields eps reads.
-//   driver [-runs=N] [-max_total_time=S] [-seed=K] CORPUS_DIR_OR_FILE...
+//   driver [-runs=N] [-max_total_time=S] [-timeout=S] [-seed=K] CORPUS_DIR_OR_FILE...
 // Exit 0 after the runs; a crash, a sanitizer report or an escaping exception ends the process, and the input
 // is written to crash-input in the working directory (a regression case for tests/fuzz/regressions/).
 #include <fcntl.h>
@@ -138,7 +138,7 @@ std::string mutate(std::string b, std::mt19937_64& g) {
 
 int main(int argc, char** argv) {
   long runs = -1;
-  double max_time = 10;
+  double max_time = 10, timeout = 1200, slowest = 0;  // seconds; libFuzzer's defaults for -timeout
   std::uint64_t seed = 1;
   std::vector<std::string> corpus;
   for (int i = 1; i < argc; ++i) {
@@ -147,6 +147,8 @@ int main(int argc, char** argv) {
       runs = std::stol(a.substr(6));
     else if (a.rfind("-max_total_time=", 0) == 0)
       max_time = std::stod(a.substr(16));
+    else if (a.rfind("-timeout=", 0) == 0)
+      timeout = std::stod(a.substr(9));
     else if (a.rfind("-seed=", 0) == 0)
       seed = std::stoull(a.substr(6));
     else if (fs::is_directory(a))
@@ -196,11 +198,21 @@ int main(int argc, char** argv) {
     std::string in = mutate(seeds[std::uniform_int_distribution<std::size_t>(0, seeds.size() - 1)(g)], g);
     if (std::uniform_int_distribution<int>(0, 3)(g) == 0) in = mutate(std::move(in), g);
     current = &in;
+    const auto t1 = std::chrono::steady_clock::now();
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    if (dt > slowest) {
+      slowest = dt;
+      if (dt > timeout) {  // libFuzzer's -timeout, checked after the input returns
+        std::ofstream("slow-input", std::ios::binary).write(in.data(), static_cast<std::streamsize>(in.size()));
+        std::cerr << "driver: one input took " << dt << " s (over -timeout=" << timeout << "), kept as ./slow-input\n";
+        return 1;
+      }
+    }
   }
   current = nullptr;
   const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "driver: " << n << " mutated inputs (+" << seeds.size() << " seeds) in " << el << " s, "
-            << (el > 0 ? double(n) / el : 0.0) << "/s, no crash\n";
+            << (el > 0 ? double(n) / el : 0.0) << "/s, slowest " << slowest << " s, no crash\n";
   return 0;
 }

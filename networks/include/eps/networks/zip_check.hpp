@@ -19,7 +19,9 @@ namespace eps::networks {
 /// declarations LibTorch writes for archives like eps's (class headers, parameter, buffer and annotation
 /// lists, attributes of simple types): LibTorch 1.13's TorchScript parser crashes on some altered code (a
 /// stack overflow in ScriptTypeParser; tests/fuzz/regressions/model), and eps's archives never hold other
-/// code. Bounds-checked on any input.
+/// code; and the pickles (*.pkl) must walk as the protocol-2 opcodes LibTorch writes, with memo indices no
+/// larger than the opcodes before them (its unpickler sizes the memo by the index it reads: one changed byte
+/// asked for 3.6 GB; tests/fuzz/regressions/part). Bounds-checked on any input.
 std::optional<std::string> zip_problem(const std::string& bytes, bool declarative_code = false);
 
 /// CRC-32 (IEEE 802.3, the zip format's) of n bytes.
