@@ -93,6 +93,12 @@ b=$(grep "^box_inpainting,pinv" "$work/val/results.csv" | cut -d, -f7)
 c=$(grep "^box_inpainting,pinv" "$work/first2/results.csv" | cut -d, -f7)
 [ "$a" != "$b" ] && [ "$a" != "$c" ] || { echo "--split val / --first gave the same PSNR as the test images: $a $b $c"; exit 1; }
 grep -q "^box_inpainting,pinv,.*,val,0," "$work/val/results.csv" || { echo "results.csv does not say split val"; exit 1; }
+# One image: no Fréchet distance (it needs two), and no FD plot, but everything else.
+"$eps" image eval --models "$work/models" --prior "$img/linear/model.pt" --classifier "$img/cls/whole/classifier.pt" \
+  --images 1 --seeds 1 --fd-reference 64 --threads 1 --tasks box_inpainting --methods pinv,zero_shot --prior-nfe 2 \
+  --baseline-nfe 2 --no-cost --out "$work/one" > /dev/null
+[ -s "$work/one/plots/psnr_box_inpainting.png" ] && [ ! -e "$work/one/plots/fd_box_inpainting.png" ] ||
+  { echo "--images 1: expected the PSNR plot and no FD plot"; exit 1; }
 # Bad input: named errors, exit code 2.
 set +e
 "$eps" image eval --methods eps,magic --out "$work/bad" > /dev/null 2> "$work/err.txt"; code=$?

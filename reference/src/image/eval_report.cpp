@@ -203,7 +203,12 @@ void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::v
     }
     const fs::path df = pd / ("nfe_" + task + ".dat");
     write_file_atomic(df, dat.str());
+    // No FD plot where no row has one (a single image: the Fréchet distance needs two); gnuplot refuses a
+    // plot whose points are all undefined.
+    const bool any_fd =
+        std::any_of(rows.begin(), rows.end(), [&](const Row& r) { return r.task == task && std::isfinite(r.fd); });
     for (int col : {2, 3}) {
+      if (col == 3 && !any_fd) continue;
       const std::string what = col == 2 ? "psnr" : "fd";
       gp << "set output '" << (pd / (what + "_" + task + ".png")).string() << "'\nset title '"
          << (col == 2 ? "PSNR of one posterior sample (dB), " : "Fréchet distance (classifier features), ") << task
