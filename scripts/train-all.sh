@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# Retrains every shipped model of the image pipeline from scratch (docs/training.md §8) and copies its
-# weights, loss log and plot into models/. Every stage resumes where it stopped (`--resume`), so the
+# Retrains every shipped model of the image pipeline from scratch with the recipe of docs/training.md §9 and
+# copies its weights, loss log and plot into models/. Every stage resumes where it stopped (`--resume`), so the
 # script can be interrupted and run again. Needs the reference program (README, first command).
-# Usage: scripts/train-all.sh [--threads N] [--device cpu|cuda] [--runs DIR]
+# Usage: scripts/train-all.sh [--threads N] [--device cpu|cuda] [--runs DIR] [--precision fp32|bf16]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 device=cpu runs=runs
+threads=2 device=cpu runs=runs precision=bf16
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
-    *) echo "train-all.sh: unknown option '$1' (expected --threads N, --device D, --runs DIR)" >&2; exit 2 ;;
+    --precision) precision=$2; shift 2 ;;
+    *) echo "train-all.sh: unknown option '$1' (expected --threads N, --device D, --runs DIR, --precision P)" >&2; exit 2 ;;
   esac
 done
 eps=build/release/reference/eps
 [ -x "$eps" ] || { echo "train-all.sh: $eps not found; build it first (README, first command)" >&2; exit 2; }
-run=(--threads "$threads" --device "$device" --checkpoint-every 250 --log-every 50 --resume)
-finetune=("${run[@]}" --lr 5e-4 --warmup 100)
+run=(--threads "$threads" --device "$device" --precision "$precision" --checkpoint-every 500 --log-every 50 --resume)
+# Fine-tunes: EDM's EMA with its 5 % ramp-up (the default) and a 30 % log-uniform share of noise levels (§9).
+finetune=("${run[@]}" --lr 5e-4 --warmup 100 --sigma-uniform 0.3)
 
 stage() {  # NAME ARGS...: trains runs/NAME and copies what is shipped into models/NAME
   local name=$1; shift
@@ -33,12 +35,17 @@ stage() {  # NAME ARGS...: trains runs/NAME and copies what is shipped into mode
 }
 
 stage classifier image classifier --threads "$threads" --device "$device" --resume
-stage prior image train --objective prior --steps 4000 "${run[@]}"
+stage prior image train --objective prior --steps 20000 "${run[@]}"
 prior=models/prior/model.pt
-stage eps_multitask image train --objective eps --init "$prior" --tasks all --steps 1000 "${finetune[@]}"
-stage eps_random_inpainting image train --objective eps --init "$prior" --tasks random_inpainting --steps 500 "${finetune[@]}"
-stage eps_gaussian_deblur image train --objective eps --init "$prior" --tasks gaussian_deblur --steps 500 "${finetune[@]}"
-stage palette_multitask image train --objective palette --init "$prior" --tasks all --steps 1000 "${finetune[@]}"
-# EPS from scratch at the budget of the prior plus its fine-tune (4000 + 500 steps; 4800 as shipped, see docs/training.md §8).
-stage eps_scratch_random_inpainting image train --objective eps --from-scratch --tasks random_inpainting --steps 4800 "${run[@]}"
+stage eps_multitask image train --objective eps --init "$prior" --tasks all --steps 20000 "${finetune[@]}"
+stage palette_multitask image train --objective palette --init "$prior" --tasks all --steps 20000 "${finetune[@]}"
+for task in random_inpainting box_inpainting super_resolution gaussian_deblur motion_deblur; do
+  stage "eps_$task" image train --objective eps --init "$prior" --tasks "$task" --steps 4000 "${finetune[@]}"
+done
+# A second training seed of one per-task model: the training noise in dB (docs/evaluation.md).
+stage eps_random_inpainting_seed2 image train --objective eps --init "$prior" --tasks random_inpainting --steps 4000 \
+  --seed 2 "${finetune[@]}"
+# EPS from scratch at the budget of the prior plus its per-task fine-tune (20,000 + 4,000 steps).
+stage eps_scratch_random_inpainting image train --objective eps --from-scratch --tasks random_inpainting --steps 24000 \
+  --sigma-uniform 0.3 "${run[@]}"
 "$eps" image sample --model "$prior" --count 64 --steps 18 --threads "$threads" --device "$device" --out models/prior/samples.png
