@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The example's image input (no LibTorch here, so that tests/fuzz/fuzz_png.cpp can fuzz it on its own): a PNG
-// (or any format stb_image reads) as grey pixels, with the sizes the shipped network and the tasks accept.
+// as grey pixels, with the sizes the shipped network and the tasks accept.
 // Exactly one translation unit defines EPS_PNG_IO_IMPLEMENTATION before including this: it compiles
 // stb_image there, with every allocation capped (stb's zlib decoder doubles its buffer without a bound: a
 // 200-byte damaged PNG asked for 2 GiB; tests/fuzz/regressions/png).
@@ -24,6 +24,9 @@ inline void* stb_realloc(void* p, std::size_t n) { return n > kStbMaxAllocation 
 }  // namespace example
 
 #ifdef EPS_PNG_IO_IMPLEMENTATION
+// PNG only: stb's other decoders are not needed here, and its JPEG decoder reads past a Huffman table on
+// damaged input (UBSan; tests/fuzz/regressions/png).
+#define STBI_ONLY_PNG
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_MALLOC(sz) example::stb_malloc(sz)
 #define STBI_REALLOC(p, newsz) example::stb_realloc(p, newsz)

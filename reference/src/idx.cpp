@@ -87,8 +87,9 @@ IdxArray read_idx(const std::string& path) {
     const std::int64_t d = (std::int64_t(b[0]) << 24) | (std::int64_t(b[1]) << 16) | (std::int64_t(b[2]) << 8) | b[3];
     EPS_CHECK(d >= 1 && d <= (std::int64_t(1) << 31) - 1, io_error, "'", path, "': dimension ", i, " is ", d);
     a.dims.push_back(d);
+    // Checked before the product (it could overflow: tests/fuzz/regressions/idx).
+    EPS_CHECK(d <= (std::int64_t(1) << 34) / total, io_error, "'", path, "': the dimensions describe more than 16 GiB");
     total *= d;
-    EPS_CHECK(total <= (std::int64_t(1) << 34), io_error, "'", path, "': the dimensions describe more than 16 GiB");
   }
   // Grown as the data arrives (16 MiB at a time), never allocated from the header alone: a damaged header
   // cannot ask for gigabytes that the file does not hold (tests/fuzz/regressions/idx).
