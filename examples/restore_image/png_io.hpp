@@ -64,10 +64,10 @@ inline std::vector<unsigned char> without_empty_idat(std::vector<unsigned char> 
   if (b.size() < 8 || !std::equal(sig, sig + 8, b.begin())) return b;
   std::vector<unsigned char> out(b.begin(), b.begin() + 8);
   std::size_t at = 8;
-  while (at + 12 <= b.size()) {
+  while (at + 8 <= b.size()) {  // length and type present; the data and CRC may be cut short
     const std::size_t len = (std::size_t(b[at]) << 24) | (std::size_t(b[at + 1]) << 16) |
                             (std::size_t(b[at + 2]) << 8) | std::size_t(b[at + 3]);
-    const std::size_t end = at + 12 + std::min(len, b.size() - at - 12);
+    const std::size_t end = at + 8 + std::min(len + 4, b.size() - at - 8);
     if (!(len == 0 && std::equal(b.begin() + long(at) + 4, b.begin() + long(at) + 8, "IDAT")))
       out.insert(out.end(), b.begin() + long(at), b.begin() + long(end));
     at = end;
