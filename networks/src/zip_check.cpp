@@ -96,52 +96,92 @@ bool code_line_ok(std::string_view s) {
 /// unpickler sizes its memo table by the index it reads: one changed byte asked for 3.6 GB and half a minute,
 /// tests/fuzz/regressions/part), or bytes after STOP. Nothing for a well-formed pickle.
 std::optional<std::string> pickle_problem(std::string_view p) {
-  std::size_t at = 0, ops = 0;
+  std::size_t at = 0, ops = 0, depth = 0;  // depth: objects on the unpickler's stack
+  std::vector<std::size_t> marks;          // the depth at each open MARK
   const auto le = [&](std::size_t from, int n) {
     std::uint64_t x = 0;
     for (int i = n - 1; i >= 0; --i) x = (x << 8) | static_cast<unsigned char>(p[from + std::size_t(i)]);
     return x;
   };
-  const auto where = [&](const char* what) { return std::string(what) + " at byte " + std::to_string(at); };
+  const auto where = [&](const std::string& what) { return what + " at byte " + std::to_string(at); };
+  // Objects above the innermost MARK (LibTorch's unpickler pops from an empty stack without a check: a
+  // NEWOBJ with nothing before it crashed it, tests/fuzz/regressions/part).
+  const auto above_mark = [&] { return depth - (marks.empty() ? 0 : marks.back()); };
   while (at < p.size()) {
     const auto op = static_cast<unsigned char>(p[at]);
     const std::size_t rest = p.size() - at - 1;
     std::uint64_t arg = 0;  // bytes of argument after the opcode
+    std::size_t pop = 0, push = 0;
+    bool to_mark = false;
     switch (op) {
       case '.':  // STOP
+        if (depth != 1 || !marks.empty()) return where("STOP with " + std::to_string(depth) + " objects");
         return at + 1 == p.size() ? std::nullopt : std::optional<std::string>(where("bytes after STOP"));
       case ')':
       case '}':
       case ']':
-      case '(':
-      case 't':
-      case 0x85:
-      case 0x86:
-      case 0x87:
-      case 'R':
-      case 'b':
-      case 'u':
-      case 's':
-      case 'a':
-      case 'e':
       case 'N':
       case 0x88:
       case 0x89:
+        push = 1;
+        break;
+      case '(':
+        marks.push_back(depth);
+        break;
+      case 't':
+        to_mark = true;
+        push = 1;
+        break;  // TUPLE
+      case 'u':
+      case 'e':
+        to_mark = true;
+        pop = 1;
+        push = 1;
+        break;  // SETITEMS, APPENDS: onto the dict or list
+      case 0x85:
+        pop = 1;
+        push = 1;
+        break;  // TUPLE1
+      case 0x86:
+        pop = 2;
+        push = 1;
+        break;  // TUPLE2
+      case 0x87:
+      case 's':
+        pop = 3;
+        push = 1;
+        break;  // TUPLE3; SETITEM (dict, key, value)
+      case 'R':
       case 0x81:
+      case 'b':
+      case 'a':
+        pop = 2;
+        push = 1;
+        break;  // REDUCE, NEWOBJ, BUILD, APPEND
       case 'Q':
       case 0x94:
-        break;
+        pop = 1;
+        push = 1;
+        break;  // BINPERSID, MEMOIZE
       case 0x80:
+        arg = 1;
+        break;
       case 'K':
         arg = 1;
+        push = 1;
         break;
       case 'M':
         arg = 2;
+        push = 1;
         break;
       case 'J':
         arg = 4;
+        push = 1;
         break;
       case 'G':
+        arg = 8;
+        push = 1;
+        break;
       case 0x95:
         arg = 8;
         break;
@@ -152,6 +192,10 @@ std::optional<std::string> pickle_problem(std::string_view p) {
         arg = (op == 'q' || op == 'h') ? 1 : 4;
         if (rest < arg) return where("a memo index past the end");
         if (le(at + 1, int(arg)) > ops) return where("a memo index beyond the opcodes read");
+        if (op == 'q' || op == 'r')
+          pop = push = 1;
+        else
+          push = 1;
         break;
       }
       case 'X':
@@ -159,6 +203,7 @@ std::optional<std::string> pickle_problem(std::string_view p) {
       case 'B':  // BINUNICODE, BINSTRING, BINBYTES: 4-byte length
         if (rest < 4) return where("a length past the end");
         arg = 4 + le(at + 1, 4);
+        push = 1;
         break;
       case 'U':
       case 'C':
@@ -166,18 +211,27 @@ std::optional<std::string> pickle_problem(std::string_view p) {
       case 0x8a:  // 1-byte length: SHORT_BINSTRING/BYTES/UNICODE, LONG1
         if (rest < 1) return where("a length past the end");
         arg = 1 + le(at + 1, 1);
+        push = 1;
         break;
       case 'c': {  // GLOBAL: module\nname\n
         const std::size_t a = p.find('\n', at + 1);
         const std::size_t b = a == std::string_view::npos ? a : p.find('\n', a + 1);
         if (b == std::string_view::npos) return where("an unterminated GLOBAL");
         arg = b - at;
+        push = 1;
         break;
       }
       default:
-        return where(("opcode " + std::to_string(op) + " not written by LibTorch").c_str());
+        return where("opcode " + std::to_string(op) + " not written by LibTorch");
     }
     if (arg > rest) return where("an argument past the end");
+    if (to_mark) {  // pops everything above the innermost MARK, then `pop` more below it
+      if (marks.empty()) return where("a MARK-delimited opcode without a MARK");
+      depth = marks.back();
+      marks.pop_back();
+    }
+    if (above_mark() < pop) return where("an opcode that pops an empty stack");
+    depth = depth - pop + push;
     at += 1 + static_cast<std::size_t>(arg);
     ++ops;
   }
