@@ -343,22 +343,19 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
     }
     if (got != crc)
       return "corrupt file (entry '" + name + "' fails its CRC-32 check: its bytes changed after it was written)";
-    const bool code =
-        name.find("/code/") != std::string::npos && name.size() > 3 && name.compare(name.size() - 3, 3, ".py") == 0;
-    if (declarative_code && code) {
+    // eps's own archives: the module code must be declarations and the pickles LibTorch's opcodes.
+    const auto ends_with = [&](std::string_view tail) {
+      return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    const bool code = name.find("/code/") != std::string::npos && ends_with(".py");
+    const bool pickle = ends_with(".pkl");
+    if (declarative_code && (code || pickle)) {
       const std::string_view text =
           method == 0 ? std::string_view(b).substr(data, static_cast<std::size_t>(csize)) : std::string_view(inflated);
-      if (const auto where = code_problem(text))
+      if (const auto where = code ? code_problem(text) : pickle_problem(text))
         return "corrupt file (entry '" + name + "', " + *where +
-               ": not the module declarations eps writes; a file eps wrote was altered)";
-    }
-    const bool pickle = name.size() > 4 && name.compare(name.size() - 4, 4, ".pkl") == 0;
-    if (declarative_code && pickle) {
-      const std::string_view text =
-          method == 0 ? std::string_view(b).substr(data, static_cast<std::size_t>(csize)) : std::string_view(inflated);
-      if (const auto where = pickle_problem(text))
-        return "corrupt file (entry '" + name + "', " + *where +
-               ": not a pickle eps writes; a file eps wrote was altered)";
+               (code ? ": not the module declarations eps writes; a file eps wrote was altered)"
+                     : ": not a pickle eps writes; a file eps wrote was altered)");
     }
     at += 46 + nlen + xlen + clen;
   }
