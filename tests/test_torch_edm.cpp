@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
-// EDM training on LibTorch (eps/backends/torch_edm.hpp, docs/training.md): the preconditioning against
-// EDM's Table 1 written out per sample and against the exact denoiser of Gaussian data; the loss's two forms;
-// EDM's unit-variance target; log-normal levels on every schedule; the moving average in closed form.
+// EDM training on LibTorch (eps/networks/preconditioning.hpp, eps/training/edm.hpp, docs/training.md): the
+// preconditioning against EDM's Table 1 written out per sample and against the exact denoiser of Gaussian data; the
+// loss's two forms; EDM's unit-variance target; log-normal levels on every schedule; the moving average in closed form.
 // Every available device.
 #include "torch_common.hpp"  // first: see there
-#include "eps/backends/torch_edm.hpp"
+#include "eps/training/edm.hpp"
 
 #include <torch/nn/modules/linear.h>
 
 using namespace eps;
 using namespace eps::libtorch;
+using namespace eps::networks;
+using namespace eps::training;
 using namespace eps::test;
 
 TEST_CASE("edm: the coefficients are EDM's Table 1 on x/alpha at sigma/alpha, and lambda c_out^2 = 1") {

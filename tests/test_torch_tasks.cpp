@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // What EPS training feeds a network (eps/network_input.hpp, eps/tasks.hpp, docs/training.md §5) and the
-// pieces that fine-tune a prior into it (eps/backends/torch_edm.hpp): the pivot input against its closed
-// form per pixel (masks) and per frequency (blurs, with LibTorch's own FFT), the observation images
+// pieces that fine-tune a prior into it (eps/networks/preconditioning.hpp, eps/training/edm.hpp): the pivot input
+// against its closed form per pixel (masks) and per frequency (blurs, with LibTorch's own FFT), the observation images
 // against what they mean (masked y, nearest-upsampled y, y), the task sampler's distributions and
 // reproducibility, the zero-initialised widening (exactly the prior on random inputs, for a convolution and
 // for the reference U-Net), and velocity prediction against the x0 loss it weights. CPU and CUDA.
 #include "torch_common.hpp"  // first: see there
-#include "eps/backends/torch_edm.hpp"
+#include "eps/training/edm.hpp"
 #include "eps/network_input.hpp"
 #include "eps/tasks.hpp"
 
@@ -18,6 +18,8 @@
 
 using namespace eps;
 using namespace eps::libtorch;
+using namespace eps::networks;
+using namespace eps::training;
 using namespace eps::test;
 
 namespace {

@@ -5,12 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <iomanip>
-#include <iterator>
 #include <sstream>
 #include <vector>
 
+#include "eps/file.hpp"
 #include "eps/networks/model_file.hpp"
 #include "eps/networks/zip_check.hpp"
 #include "eps/parametrization.hpp"
@@ -19,14 +18,6 @@ namespace eps::networks {
 namespace {
 
 using json = nlohmann::json;
-
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EPS_CHECK(in.good(), io_error, "cannot open '", path.string(), "' for reading");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EPS_CHECK(!in.bad(), io_error, "error while reading '", path.string(), "'");
-  return bytes;
-}
 
 std::string hash_of(const std::vector<at::Tensor>& tensors) {
   std::uint64_t h = 1469598103934665603ull;
@@ -233,7 +224,7 @@ Model Model::load(const std::filesystem::path& path, const at::Device& device) {
   auto m = std::make_shared<Impl>();
   m->path = path;
   m->device = device;
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = read_file(path);
   if (const auto problem = zip_problem(bytes, false))
     detail::raise<io_error>("'", path.string(), "' is not a usable model: ", *problem);
   // eps's own files hold only module declarations and format = eps.model; anything else is TorchScript.
@@ -283,7 +274,7 @@ Model Model::load(const std::filesystem::path& path, const at::Device& device) {
                 "the module a string attribute eps_contract");
       where = beside.string();
       try {
-        contract = json::parse(read_bytes(beside));
+        contract = json::parse(read_file(beside));
       } catch (const json::exception& e) {
         detail::raise<value_error>(where, ": not valid JSON (", e.what(), ")");
       }

@@ -1,36 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "eps/networks/model_file.hpp"
 
-#include "eps/networks/zip_check.hpp"
-
-#include <fstream>
-#include <iterator>
-#include <sstream>
+#include <torch/serialize/output-archive.h>
 
 namespace eps::networks {
-
-void load_archive(const std::filesystem::path& path, torch::serialize::InputArchive& ar, const at::Device& device,
-                  const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  EPS_CHECK(in.good(), io_error, "cannot open '", path.string(), "' for reading");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EPS_CHECK(!in.bad(), io_error, "error while reading '", path.string(), "'");
-  const auto bad = [&](const std::string& why) {
-    detail::raise<io_error>("'", path.string(), "' is not a usable ", what, ": ", why);
-  };
-  // A torch archive is a zip file of stored entries, each with the CRC-32 of its bytes, which LibTorch 1.13
-  // writes but never checks: every entry (every tensor, the pickled structure with the configuration) is
-  // verified here before LibTorch's reader sees the file (which also leaks on some malformed archives).
-  if (const auto problem = zip_problem(bytes, true)) bad(*problem);
-  try {
-    std::istringstream is(bytes);
-    ar.load_from(is, device);
-  } catch (const c10::Error& e) {
-    bad(std::string("corrupt file (") + e.what_without_backtrace() + ")");
-  } catch (const std::exception& e) {  // TorchScript's parser reports with its own types (torch::jit::ErrorReport)
-    bad(std::string("corrupt file (") + e.what() + ")");
-  }
-}
 
 nlohmann::json to_json(const UNetConfig& c) {
   return {{"in_channels", c.in_channels}, {"out_channels", c.out_channels},
@@ -64,36 +37,32 @@ UNetConfig unet_config_from_json(const nlohmann::json& j) {
 }
 
 ModelFile read_model(const std::filesystem::path& path, const at::Device& device) {
-  torch::serialize::InputArchive ar;
-  load_archive(path, ar, device, "eps model file");
+  ArchiveReader r(path, device, "eps.model", "eps model file", 1,
+                  "; a training checkpoint.pt? use the model.pt beside it");
   ModelFile m;
-  try {
+  m.config = r.header().config;
+  r.read([&](torch::serialize::InputArchive& ar) {
     c10::IValue v;
-    EPS_CHECK(ar.try_read("format", v) && v.isString() && v.toStringRef() == "eps.model", io_error, "'", path.string(),
-              "' is not an eps model file (no 'format' = eps.model; a training checkpoint.pt? use the ",
-              "model.pt beside it)");
-    ar.read("config", v);
-    m.config = nlohmann::json::parse(v.toStringRef());
     ar.read("step", v);
     m.step = v.toInt();
     m.net = UNet(unet_config_from_json(m.config.at("network")));
     torch::serialize::InputArchive weights;
     ar.read("weights", weights);
     m.net->load(weights);
-  } catch (const c10::Error& e) {
-    detail::raise<io_error>("'", path.string(), "' is not a usable eps model file: a field is missing or malformed (",
-                            e.what_without_backtrace(), ")");
-  } catch (const nlohmann::json::exception& e) {
-    detail::raise<io_error>("'", path.string(), "' is not a usable eps model file: its configuration is malformed (",
-                            e.what(), ")");
-  } catch (const eps::io_error&) {
-    throw;
-  } catch (const std::exception& e) {  // LibTorch's other readers (TorchScript), a network the configuration breaks
-    detail::raise<io_error>("'", path.string(), "' is not a usable eps model file: ", e.what());
-  }
+  });
   m.net->to(device);
   m.net->eval();
   return m;
+}
+
+void write_model(const std::filesystem::path& path, const torch::nn::Module& net, const nlohmann::json& config,
+                 std::int64_t step) {
+  torch::serialize::OutputArchive ar, weights;
+  write_header(ar, {"eps.model", 1, config});
+  ar.write("step", c10::IValue(step));
+  net.save(weights);
+  ar.write("weights", weights);
+  save_archive(ar, path);
 }
 
 }  // namespace eps::networks

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "eps/backends/torch_edm.hpp"
+#include "eps/networks/preconditioning.hpp"
 #include "eps/error.hpp"
 
 namespace eps::networks {
@@ -162,7 +162,7 @@ std::int64_t UNetImpl::parameter_count() const {
 }
 
 void UNetImpl::widen_input(std::int64_t extra) {
-  conv_in = replace_module("conv_in", libtorch::widen_input_channels(conv_in, extra));
+  conv_in = replace_module("conv_in", widen_input_channels(conv_in, extra));
   config_.in_channels += extra;
 }
 

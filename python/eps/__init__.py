@@ -18,7 +18,7 @@ __all__ = [name for name in dir() if not name.startswith("_")]
 def widen_conv_input(conv: torch.nn.Conv2d, extra: int) -> torch.nn.Conv2d:
     """A copy of `conv` that takes `extra` more input channels, appended after the existing ones, with weights
     0: on [x, anything] it computes exactly what `conv` computed on x (the EPS fine-tuning's widening,
-    docs/math.md §5; the C++ eps::libtorch::widen_input_channels). Register it in place of the old one."""
+    docs/math.md §5; the C++ eps::networks::widen_input_channels). Register it in place of the old one."""
     if extra < 1:
         raise ValueError(f"widen_conv_input: extra channels must be >= 1, got {extra}")
     if conv.groups != 1:

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "bindings.hpp"
-#include "eps/backends/torch_edm.hpp"
+#include "eps/training/edm.hpp"
 #include "eps/networks/model.hpp"
 #include "eps/tasks.hpp"
 
@@ -25,44 +25,44 @@ void bind_training(py::module_& m) {
   py::class_<libtorch::Generator>(m, "Generator", "eps's generator (one stream per device), for levels and operators")
       .def(py::init<std::uint64_t>(), "seed"_a = 0);
 
-  py::class_<libtorch::EdmPreconditioning>(
+  py::class_<networks::EdmPreconditioning>(
       m, "EdmPreconditioning",
       "EDM's preconditioning on any schedule (docs/training.md §1): D(x) = c_skip x + c_out F(c_in x, c_noise) at "
       "the level (alpha, sigma) of each sample; the loss ||F − (x0 − c_skip x)/c_out||² = λ||D − x0||²")
       .def(py::init<double>(), "sigma_data"_a = 0.5)
       .def(
           "coefficients",
-          [](const libtorch::EdmPreconditioning& p, const T& alpha, const T& sigma) {
+          [](const networks::EdmPreconditioning& p, const T& alpha, const T& sigma) {
             const auto c = p.coefficients(alpha, sigma);
             return py::make_tuple(c.c_skip, c.c_out, c.c_in, c.c_noise);
           },
           "alpha"_a, "sigma"_a, "(c_skip, c_out, c_in, c_noise) per sample")
       .def(
           "denoise",
-          [](const libtorch::EdmPreconditioning& p, const py::function& F, const T& x, const T& alpha, const T& sigma) {
+          [](const networks::EdmPreconditioning& p, const py::function& F, const T& x, const T& alpha, const T& sigma) {
             return p.denoise(raw(F), x, alpha, sigma);
           },
           "raw"_a, "x"_a, "alpha"_a, "sigma"_a, "x0 = c_skip x + c_out raw(c_in x, c_noise)")
       .def(
           "loss",
-          [](const libtorch::EdmPreconditioning& p, const py::function& F, const T& x, const T& x0, const T& alpha,
+          [](const networks::EdmPreconditioning& p, const py::function& F, const T& x, const T& x0, const T& alpha,
              const T& sigma) { return p.loss_at(raw(F), x, x0, alpha, sigma); },
           "raw"_a, "x"_a, "x0"_a, "alpha"_a, "sigma"_a,
           "the per-sample loss for the network input x at (alpha, sigma): x_t, or the EPS pivot x̃ (differentiable "
           "through raw)");
 
-  py::class_<libtorch::TrainingLevels>(m, "TrainingLevels", "per-sample t, alpha, sigma (float64 [B])")
-      .def_readonly("t", &libtorch::TrainingLevels::t)
-      .def_readonly("alpha", &libtorch::TrainingLevels::alpha)
-      .def_readonly("sigma", &libtorch::TrainingLevels::sigma)
-      .def_readonly("alpha_dot", &libtorch::TrainingLevels::alpha_dot)
-      .def_readonly("sigma_dot", &libtorch::TrainingLevels::sigma_dot);
+  py::class_<networks::TrainingLevels>(m, "TrainingLevels", "per-sample t, alpha, sigma (float64 [B])")
+      .def_readonly("t", &networks::TrainingLevels::t)
+      .def_readonly("alpha", &networks::TrainingLevels::alpha)
+      .def_readonly("sigma", &networks::TrainingLevels::sigma)
+      .def_readonly("alpha_dot", &networks::TrainingLevels::alpha_dot)
+      .def_readonly("sigma_dot", &networks::TrainingLevels::sigma_dot);
   m.def(
       "noise_levels",
       [](std::int64_t n, libtorch::Generator& gen, const std::string& schedule, double uniform_weight,
          const std::string& device) {
-        const at::Tensor ratio = libtorch::MixedNoise{{}, uniform_weight}.sample(n, gen, at::Device(device));
-        return libtorch::training_levels(make_schedule(schedule), ratio);
+        const at::Tensor ratio = training::MixedNoise{{}, uniform_weight}.sample(n, gen, at::Device(device));
+        return networks::training_levels(make_schedule(schedule), ratio);
       },
       "n"_a, "generator"_a, "schedule"_a = "ve_edm", "uniform_weight"_a = 0.0, "device"_a = "cpu",
       "training levels: EDM's log-normal σ/α with a share of log-uniform draws over [0.002, 80] (docs/training.md §2), "

@@ -180,7 +180,7 @@ struct Dps {
             Budget::dps,
             true,
             "steps + one VJP per step",
-            {{"zeta", 1.0, {0.1, 0.2, 0.5, 1, 2, 5}, "step ζ: x ← x − ζ ∇‖y − A x̂0‖ per sample"}},
+            {{"zeta", 1.0, {0.1, 0.2, 0.5, 1, 2, 5, 10, 20}, "step ζ: x ← x − ζ ∇‖y − A x̂0‖ per sample"}},
             "DPS (Chung et al. 2023), EDM Euler"};
   }
   template <class C>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Small utilities of the reference program: atomic file writes, a progress bar, timing.
+// Small utilities of the reference program: a progress bar, timing, gnuplot (atomic file writes: eps/file.hpp).
 #pragma once
 
 #include <unistd.h>
@@ -13,45 +13,12 @@
 #include <string>
 
 #include "eps/error.hpp"
+#include "eps/file.hpp"
 
 namespace eps::cli {
 
-/// Writes `content` to `path` atomically: a temporary file in the same directory, flushed and
-/// fsync'ed, then renamed over the target, so a reader never sees a partial file and an interrupted
-/// run leaves the previous file intact. Throws eps::io_error with the path and the reason.
-inline void write_file_atomic(const std::filesystem::path& path, const std::string& content) {
-  namespace fs = std::filesystem;
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  EPS_CHECK(!ec, io_error, "cannot create directory '", dir.string(), "': ", ec.message());
-  const fs::path tmp = dir / (path.filename().string() + ".tmp." + std::to_string(::getpid()));
-  {
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    EPS_CHECK(f != nullptr, io_error, "cannot open '", tmp.string(), "' for writing");
-    const bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0 &&
-                    ::fsync(::fileno(f)) == 0;
-    const bool closed = std::fclose(f) == 0;
-    if (!ok || !closed) {
-      fs::remove(tmp, ec);
-      detail::raise<io_error>("cannot write '", path.string(), "' (disk full or I/O error)");
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    detail::raise<io_error>("cannot move the temporary file onto '", path.string(), "': ", ec.message());
-  }
-}
-
-/// Reads a whole file; throws eps::io_error naming the path.
-inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EPS_CHECK(in.good(), io_error, "cannot open '", path.string(), "' for reading");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EPS_CHECK(!in.bad(), io_error, "error while reading '", path.string(), "'");
-  return s;
-}
+using eps::read_file;
+using eps::write_file_atomic;
 
 /// Runs gnuplot on `script` (written by the caller). Without gnuplot on the PATH the plots are skipped with a
 /// note on stderr that names `program` and the script; a failing gnuplot is an io_error.

@@ -81,7 +81,16 @@ grep -q "^1 method runs computed" "$work/set.txt" || { echo "--set did not recom
   --out "$work/tune" --file "$work/tuned.json" > "$work/tune.txt"
 grep -q '"format": "eps.tuned"' "$work/tuned.json" || { echo "tune wrote no eps.tuned file"; exit 1; }
 test -s "$work/tune/tuning.md" || { echo "tune wrote no table"; exit 1; }
-grep -c "^| super_resolution | dps@2 | zeta |" "$work/tune/tuning.md" | grep -q '^6$' || { echo "tune did not sweep zeta"; exit 1; }
+grep -c "^| super_resolution | dps@2 | zeta |" "$work/tune/tuning.md" | grep -q '^8$' || { echo "tune did not sweep zeta"; exit 1; }
+# A second tune of one method on the same file keeps the other method's values and sweep (same prior, split).
+cp "$work/tuned.json" "$work/tuned_both.json"
+"$eps" image tune --models "$work/models" --prior "$img/linear/model.pt" --eps "$img/eps_ft/model.pt" \
+  --tasks super_resolution --methods mpgd --images 2 --batch 2 --baseline-nfe 2 --threads 1 \
+  --out "$work/tune_mpgd" --file "$work/tuned_both.json" > "$work/tune_mpgd.txt"
+grep -q "^kept from .*dps/super_resolution" "$work/tune_mpgd.txt" || { echo "tune did not keep dps"; exit 1; }
+[ "$(grep -c "^| super_resolution | dps@2 | zeta |" "$work/tune_mpgd/tuning.md")" = 8 ] &&
+  [ "$(grep -o '"zeta": [0-9.e+-]*' "$work/tuned_both.json")" = "$(grep -o '"zeta": [0-9.e+-]*' "$work/tuned.json")" ] ||
+  { echo "the second tune lost dps's values or sweep"; exit 1; }
 z=$(grep -o '"zeta": [0-9.e+-]*' "$work/tuned.json" | head -1 | awk '{ printf "%g", $2 }')
 "$eps" "${args[@]}" --tasks super_resolution --methods dps --tuned "$work/tuned.json" --no-cost > "$work/tuned_eval.txt"
 grep -q "^| dps@2 .*zeta=$z |" "$work/tuned_eval.txt" || { echo "eval did not read the tuned zeta $z"; exit 1; }

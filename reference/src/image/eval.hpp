@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "classifier.hpp"
+#include "eps/training/classifier.hpp"
 #include "eps/networks/model.hpp"
 #include "eps/image_metrics.hpp"
 #include "eps/tasks.hpp"
@@ -34,6 +34,10 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Tn = at::Tensor;
 using Op = TaskOperator<Tn>;
+/// The classifier behind the FD (classifier.pt of `eps image classifier`).
+using training::Classifier;
+using training::ClassifierImpl;
+using training::read_classifier;
 
 inline const ImageShape kImage{1, 28, 28};
 
@@ -173,9 +177,6 @@ struct Floors {
 std::string write_reports(const fs::path& out, const std::vector<Row>& rows, const std::vector<Cost>& costs,
                           const EvalOptions& o, const std::map<std::string, Floors>& floors, const json& config);
 void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::vector<std::string>& tasks);
-
-/// The classifier behind the FD (classifier.pt of `eps image classifier`); io_error naming the file otherwise.
-Classifier read_classifier(const fs::path& path, const at::Device& device);
 
 /// What eval and tune share: the models, the knob settings, the images of the split, the runs of a task.
 struct Session {

@@ -1,28 +1,11 @@
 // SPDX-License-Identifier: MIT
 // `eps image eval`: the metrics of one run's samples (docs/evaluation.md, "Metrics"), and the images of a split.
-#include <torch/serialize/input-archive.h>
-
 #include <span>
 
 #include "eps/backends/torch.hpp"
 #include "eval.hpp"
 
 namespace eps::cli::eval {
-
-Classifier read_classifier(const fs::path& path, const at::Device& device) {
-  torch::serialize::InputArchive ar;
-  load_archive(path, ar, device, "eps classifier (classifier.pt of `eps image classifier`)");
-  c10::IValue format;
-  EPS_CHECK(ar.try_read("format", format) && format.isString() && format.toStringRef() == "eps.classifier", io_error,
-            "'", path.string(), "' is not an eps classifier (classifier.pt of `eps image classifier`)");
-  Classifier net;
-  torch::serialize::InputArchive w;
-  ar.read("weights", w);
-  net->load(w);
-  net->to(device);
-  net->eval();
-  return net;
-}
 
 const char* to_string(Split s) { return s == Split::test ? "test" : "val"; }
 

@@ -5,8 +5,6 @@
 // the test accuracy at the end, measured on the 10,000 test images.
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/optim/adam.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -16,9 +14,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "classifier.hpp"
 #include "commands.hpp"
 #include "eps/backends/torch.hpp"
+#include "eps/training/checkpoint.hpp"
+#include "eps/training/classifier.hpp"
 #include "image_common.hpp"
 #include "idx.hpp"
 #include "util.hpp"
@@ -27,6 +26,9 @@ namespace eps::cli {
 namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+using training::Classifier;
+constexpr const char* kCheckpointFormat = "eps.classifier_checkpoint";
 
 struct ClassifierOptions {
   std::int64_t epochs = 6, batch = 128, train_subset = 0;
@@ -78,39 +80,28 @@ int train_classifier(const ClassifierOptions& o) {
   if (fs::exists(ckpt)) {
     EPS_CHECK(o.resume, value_error, "'", ckpt.string(),
               "' exists: pass --resume to continue that run, or choose another --out");
-    torch::serialize::InputArchive ar;
-    load_archive(ckpt, ar, device, "eps classifier checkpoint");
-    try {
-      c10::IValue v;
-      EPS_CHECK(ar.try_read("format", v) && v.isString() && v.toStringRef() == "eps.classifier_checkpoint", io_error,
-                "'", ckpt.string(), "' is not an eps classifier checkpoint");
-      ar.read("config", v);
-      EPS_CHECK(json::parse(v.toStringRef()) == config, value_error, "--resume: '", ckpt.string(),
-                "' was written with another configuration: ", v.toStringRef());
-      ar.read("data_hash", v);
-      EPS_CHECK(v.toStringRef() == data.hash, value_error, "--resume: '", ckpt.string(), "' was trained on other data");
-      ar.read("epoch", v);
-      epoch = v.toInt();
-      ar.read("log", v);
-      log = v.toStringRef();
-      torch::serialize::InputArchive m, a;
-      ar.read("model", m);
-      net->load(m);
-      ar.read("optimizer", a);
-      opt.load(a);
-      at::Tensor s;
-      ar.read("rng_cpu", s);
-      gen.on(at::kCPU).set_state(s);
-      ar.read("rng_dropout", s);  // dropout draws from the default generator of the device
-      default_generator(device).set_state(s.to(at::kCPU));
-      if (!device.is_cpu()) {
-        ar.read("rng_device", s);
-        gen.on(device).set_state(s.to(at::kCPU));
-      }
-    } catch (const c10::Error& e) {
-      detail::raise<io_error>("'", ckpt.string(), "' is not a usable eps classifier checkpoint (",
-                              e.what_without_backtrace(), ")");
-    }
+    training::read_checkpoint(ckpt, device, kCheckpointFormat, "eps classifier checkpoint", 1, config, data.hash,
+                              [&](torch::serialize::InputArchive& ar) {
+                                c10::IValue v;
+                                ar.read("epoch", v);
+                                epoch = v.toInt();
+                                ar.read("log", v);
+                                log = v.toStringRef();
+                                torch::serialize::InputArchive m, a;
+                                ar.read("model", m);
+                                net->load(m);
+                                ar.read("optimizer", a);
+                                opt.load(a);
+                                at::Tensor st;
+                                ar.read("rng_cpu", st);
+                                gen.on(at::kCPU).set_state(st.to(at::kCPU));
+                                ar.read("rng_dropout", st);  // dropout draws from the default generator of the device
+                                default_generator(device).set_state(st.to(at::kCPU));
+                                if (!device.is_cpu()) {
+                                  ar.read("rng_device", st);
+                                  gen.on(device).set_state(st.to(at::kCPU));
+                                }
+                              });
     std::cerr << "eps image classifier: resumed after epoch " << epoch << "\n";
   }
   EPS_CHECK(epoch <= o.epochs, value_error, "--epochs ", o.epochs, ": the checkpoint is already at epoch ", epoch);
@@ -143,36 +134,25 @@ int train_classifier(const ClassifierOptions& o) {
     std::ostringstream row;
     row << epoch << "," << std::setprecision(6) << total / double(per_epoch) << "," << val << "\n";
     log += row.str();
-    torch::serialize::OutputArchive ar, m, a;
-    ar.write("format", c10::IValue(std::string("eps.classifier_checkpoint")));
-    ar.write("config", c10::IValue(config.dump()));
-    ar.write("data_hash", c10::IValue(data.hash));
-    ar.write("epoch", c10::IValue(epoch));
-    ar.write("log", c10::IValue(log));
-    net->save(m);
-    ar.write("model", m);
-    opt.save(a);
-    ar.write("optimizer", a);
-    ar.write("rng_cpu", gen.on(at::kCPU).get_state());
-    ar.write("rng_dropout", default_generator(device).get_state());
-    if (!device.is_cpu()) ar.write("rng_device", gen.on(device).get_state());
-    std::ostringstream os;
-    ar.save_to(os);
-    write_file_atomic(ckpt, os.str());
+    training::write_checkpoint(ckpt, {kCheckpointFormat, 1, config}, data.hash,
+                               [&](torch::serialize::OutputArchive& ar) {
+                                 torch::serialize::OutputArchive m, a;
+                                 ar.write("epoch", c10::IValue(epoch));
+                                 ar.write("log", c10::IValue(log));
+                                 net->save(m);
+                                 ar.write("model", m);
+                                 opt.save(a);
+                                 ar.write("optimizer", a);
+                                 ar.write("rng_cpu", gen.on(at::kCPU).get_state());
+                                 ar.write("rng_dropout", default_generator(device).get_state());
+                                 if (!device.is_cpu()) ar.write("rng_device", gen.on(device).get_state());
+                               });
     write_file_atomic(out / "accuracy.csv", log);
   }
   // The final model and its test accuracy (the test split, used here and by the evaluation only).
   const ImageData test = load_image_data(o.data, true, 0, device);
   const double test_acc = accuracy(net, test.train, test.train_labels);
-  torch::serialize::OutputArchive ar, m;
-  ar.write("format", c10::IValue(std::string("eps.classifier")));
-  ar.write("config", c10::IValue(config.dump()));
-  ar.write("test_accuracy", c10::IValue(test_acc));
-  net->save(m);
-  ar.write("weights", m);
-  std::ostringstream os;
-  ar.save_to(os);
-  write_file_atomic(out / "classifier.pt", os.str());
+  training::write_classifier(out / "classifier.pt", net, config, test_acc);
   const json summary = {{"config", config},
                         {"epochs", epoch},
                         {"test_accuracy", test_acc},

@@ -102,20 +102,6 @@ std::vector<Task> tasks_from_flag(const std::vector<std::string>& names) {
   return t;
 }
 
-void write_model(const std::filesystem::path& path, const torch::nn::Module& net, const nlohmann::json& config,
-                 std::int64_t step) {
-  torch::serialize::OutputArchive ar, weights;
-  ar.write("format", c10::IValue(std::string("eps.model")));
-  ar.write("version", c10::IValue(std::int64_t{1}));
-  ar.write("config", c10::IValue(config.dump()));
-  ar.write("step", c10::IValue(step));
-  net.save(weights);
-  ar.write("weights", weights);
-  std::ostringstream os;
-  ar.save_to(os);
-  write_file_atomic(path, os.str());
-}
-
 namespace {
 std::string encode_png(const std::vector<unsigned char>& px, std::int64_t W, std::int64_t H);
 }
@@ -304,9 +290,7 @@ void write_eval_part(const std::filesystem::path& path, const std::string& key, 
   ar.write("seconds_b1", c10::IValue(p.seconds_b1));
   ar.write("vjp", c10::IValue(static_cast<std::int64_t>(p.vjp)));
   ar.write("nfe", c10::IValue(static_cast<std::int64_t>(p.nfe)));
-  std::ostringstream os;
-  ar.save_to(os);
-  write_file_atomic(path, os.str());
+  networks::save_archive(ar, path);
 }
 
 at::Tensor psnr_per_image(const at::Tensor& x, const at::Tensor& ref) {

@@ -50,14 +50,10 @@ using networks::read_model;
 using networks::to_json;
 using networks::unet_config_from_json;
 using networks::with_schedule;
+using networks::write_model;
 
 /// The tasks of a --tasks flag ("all": the five, in their order); value_error naming the flag otherwise.
 std::vector<Task> tasks_from_flag(const std::vector<std::string>& names);
-
-/// Writes `net`'s weights with `config` and `step` to `path` atomically (format eps.model, read by
-/// eps::networks::read_model).
-void write_model(const std::filesystem::path& path, const torch::nn::Module& net, const nlohmann::json& config,
-                 std::int64_t step);
 
 /// A [N, 1, H, W] batch of grey images in [−1, 1] as one PNG (`columns` images per row, 2-pixel white
 /// gutters), encoded in memory (stb_image_write) for write_file_atomic.

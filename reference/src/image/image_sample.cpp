@@ -12,7 +12,6 @@
 
 #include "commands.hpp"
 #include "eps/backends/torch.hpp"
-#include "eps/backends/torch_edm.hpp"
 #include "eps/baselines.hpp"
 #include "eps/image_metrics.hpp"
 #include "eps/network_input.hpp"

@@ -25,8 +25,9 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "eps/backends/torch_distributed.hpp"
-#include "eps/backends/torch_edm.hpp"
+#include "eps/training/distributed.hpp"
+#include "eps/training/checkpoint.hpp"
+#include "eps/training/edm.hpp"
 #include "eps/network_input.hpp"
 #include "eps/tasks.hpp"
 #include "image_common.hpp"
@@ -117,7 +118,7 @@ struct LogRow {
 /// Everything a run is: the network, its EMA, the optimizer, the generators, the data order, the log.
 struct Run {
   UNet net{nullptr};
-  std::unique_ptr<libtorch::Ema> ema;
+  std::unique_ptr<training::Ema> ema;
   std::unique_ptr<torch::optim::Adam> opt;
   libtorch::Generator gen;
   std::optional<TaskSampler<at::Tensor>> tasks;  ///< conditional objectives: the operator of each minibatch
@@ -136,101 +137,82 @@ UNetConfig net_config(const TrainOptions& o) {
   return c;
 }
 
+constexpr const char* kCheckpointFormat = "eps.train_checkpoint";
+
 void save_checkpoint(const fs::path& path, Run& r, const json& config, const std::string& data_hash,
                      const at::Device& device) {
-  torch::serialize::OutputArchive ar;
-  ar.write("format", c10::IValue(std::string("eps.train_checkpoint")));
-  ar.write("version", c10::IValue(std::int64_t{1}));
-  ar.write("config", c10::IValue(config.dump()));
-  ar.write("data_hash", c10::IValue(data_hash));
-  ar.write("step", c10::IValue(r.step));
-  ar.write("pos", c10::IValue(r.pos));
-  ar.write("perm", r.perm);
-  torch::serialize::OutputArchive model, ema, opt;
-  r.net->save(model);
-  ar.write("model", model);
-  // By position (parameter names contain dots, which archive keys may not); Ema::assign checks names' shapes.
-  const auto averaged = r.ema->named_tensors();
-  ema.write("count", c10::IValue(static_cast<std::int64_t>(averaged.size())));
-  for (std::size_t i = 0; i < averaged.size(); ++i) ema.write("t" + std::to_string(i), averaged[i].second);
-  ar.write("ema", ema);
-  r.opt->save(opt);
-  ar.write("optimizer", opt);
-  ar.write("rng_cpu", r.gen.on(at::kCPU).get_state());
-  if (!device.is_cpu()) ar.write("rng_device", r.gen.on(device).get_state());
-  if (r.tasks) ar.write("rng_tasks", c10::IValue(r.tasks->state()));
-  at::Tensor log = at::empty({static_cast<std::int64_t>(r.log.size()), 5}, at::kDouble);
-  for (std::size_t i = 0; i < r.log.size(); ++i) {
-    const LogRow& l = r.log[i];
-    const double row[5] = {l.step, l.train_loss, l.lr, l.val_loss, l.val_loss_raw};
-    for (int j = 0; j < 5; ++j) log[static_cast<std::int64_t>(i)][j] = row[j];
-  }
-  ar.write("log", log);
-  std::ostringstream os;
-  ar.save_to(os);
-  write_file_atomic(path, os.str());
+  training::write_checkpoint(path, {kCheckpointFormat, 1, config}, data_hash, [&](torch::serialize::OutputArchive& ar) {
+    ar.write("step", c10::IValue(r.step));
+    ar.write("pos", c10::IValue(r.pos));
+    ar.write("perm", r.perm);
+    torch::serialize::OutputArchive model, ema, opt;
+    r.net->save(model);
+    ar.write("model", model);
+    // By position (parameter names contain dots, which archive keys may not); Ema::assign checks names' shapes.
+    const auto averaged = r.ema->named_tensors();
+    ema.write("count", c10::IValue(static_cast<std::int64_t>(averaged.size())));
+    for (std::size_t i = 0; i < averaged.size(); ++i) ema.write("t" + std::to_string(i), averaged[i].second);
+    ar.write("ema", ema);
+    r.opt->save(opt);
+    ar.write("optimizer", opt);
+    ar.write("rng_cpu", r.gen.on(at::kCPU).get_state());
+    if (!device.is_cpu()) ar.write("rng_device", r.gen.on(device).get_state());
+    if (r.tasks) ar.write("rng_tasks", c10::IValue(r.tasks->state()));
+    at::Tensor log = at::empty({static_cast<std::int64_t>(r.log.size()), 5}, at::kDouble);
+    for (std::size_t i = 0; i < r.log.size(); ++i) {
+      const LogRow& l = r.log[i];
+      const double row[5] = {l.step, l.train_loss, l.lr, l.val_loss, l.val_loss_raw};
+      for (int j = 0; j < 5; ++j) log[static_cast<std::int64_t>(i)][j] = row[j];
+    }
+    ar.write("log", log);
+  });
 }
 
 /// Restores r from the checkpoint at `path`; its configuration and data must be this run's.
 void load_checkpoint(const fs::path& path, Run& r, const json& config, const std::string& data_hash,
                      const at::Device& device) {
-  torch::serialize::InputArchive ar;
-  load_archive(path, ar, device, "eps training checkpoint");
-  const auto bad = [&](const std::string& why) {
-    detail::raise<io_error>("checkpoint '", path.string(), "' is not a usable eps training checkpoint: ", why);
-  };
-  try {
-    c10::IValue v;
-    if (!ar.try_read("format", v) || !v.isString() || v.toStringRef() != "eps.train_checkpoint")
-      bad("no 'format' = eps.train_checkpoint");
-    ar.read("config", v);
-    const json theirs = json::parse(v.toStringRef());
-    for (const auto& [k, val] : config.items())
-      EPS_CHECK(theirs.contains(k) && theirs[k] == val, value_error, "--resume: the checkpoint '", path.string(),
-                "' was written with ", k, " = ", theirs.contains(k) ? theirs[k].dump() : "(absent)", ", this run has ",
-                val.dump(), " (start a new --out, or use the checkpoint's settings)");
-    ar.read("data_hash", v);
-    EPS_CHECK(v.toStringRef() == data_hash, value_error, "--resume: the checkpoint '", path.string(),
-              "' was trained on other data (hash ", v.toStringRef(), ", this run's data ", data_hash, ")");
-    ar.read("step", v);
-    r.step = v.toInt();
-    ar.read("pos", v);
-    r.pos = v.toInt();
-    ar.read("perm", r.perm);
-    r.perm = r.perm.to(at::kCPU);
-    torch::serialize::InputArchive model, ema, opt;
-    ar.read("model", model);
-    r.net->load(model);
-    ar.read("ema", ema);
-    ema.read("count", v);
-    std::vector<at::Tensor> averaged(static_cast<std::size_t>(v.toInt()));
-    for (std::size_t i = 0; i < averaged.size(); ++i) ema.read("t" + std::to_string(i), averaged[i]);
-    r.ema->assign(averaged);
-    ar.read("optimizer", opt);
-    r.opt->load(opt);
-    at::Tensor s;
-    ar.read("rng_cpu", s);
-    r.gen.on(at::kCPU).set_state(s.to(at::kCPU));
-    if (!device.is_cpu()) {
-      ar.read("rng_device", s);
-      r.gen.on(device).set_state(s.to(at::kCPU));
-    }
-    if (r.tasks) {
-      ar.read("rng_tasks", v);
-      r.tasks->set_state(v.toStringRef());
-    }
-    at::Tensor log;
-    ar.read("log", log);
-    log = log.to(at::kCPU);
-    r.log.clear();
-    EPS_CHECK(log.dim() == 2 && (log.size(1) == 4 || log.size(1) == 5), io_error, "the loss log is ", log.sizes(),
-              ", expected [rows, 4 or 5]");
-    for (std::int64_t i = 0; i < log.size(0); ++i)  // checkpoints before the raw column hold 4 columns
-      r.log.push_back({log[i][0].item<double>(), log[i][1].item<double>(), log[i][2].item<double>(),
-                       log[i][3].item<double>(), log.size(1) == 5 ? log[i][4].item<double>() : std::nan("")});
-  } catch (const c10::Error& e) {
-    bad(std::string("a field is missing or malformed (") + e.what_without_backtrace() + ")");
-  }
+  training::read_checkpoint(
+      path, device, kCheckpointFormat, "eps training checkpoint", 1, config, data_hash,
+      [&](torch::serialize::InputArchive& ar) {
+        c10::IValue v;
+        ar.read("step", v);
+        r.step = v.toInt();
+        ar.read("pos", v);
+        r.pos = v.toInt();
+        ar.read("perm", r.perm);
+        r.perm = r.perm.to(at::kCPU);
+        torch::serialize::InputArchive model, ema, opt;
+        ar.read("model", model);
+        r.net->load(model);
+        ar.read("ema", ema);
+        ema.read("count", v);
+        std::vector<at::Tensor> averaged(static_cast<std::size_t>(v.toInt()));
+        for (std::size_t i = 0; i < averaged.size(); ++i) ema.read("t" + std::to_string(i), averaged[i]);
+        r.ema->assign(averaged);
+        ar.read("optimizer", opt);
+        r.opt->load(opt);
+        at::Tensor s;
+        ar.read("rng_cpu", s);
+        r.gen.on(at::kCPU).set_state(s.to(at::kCPU));
+        if (!device.is_cpu()) {
+          ar.read("rng_device", s);
+          r.gen.on(device).set_state(s.to(at::kCPU));
+        }
+        if (r.tasks) {
+          ar.read("rng_tasks", v);
+          r.tasks->set_state(v.toStringRef());
+        }
+        at::Tensor log;
+        ar.read("log", log);
+        log = log.to(at::kCPU);
+        r.log.clear();
+        EPS_CHECK(log.dim() == 2 && (log.size(1) == 4 || log.size(1) == 5), io_error, "'", path.string(),
+                  "' is not a usable eps training checkpoint: the loss log is ", log.sizes(),
+                  ", expected [rows, 4 or 5]");
+        for (std::int64_t i = 0; i < log.size(0); ++i)  // checkpoints before the raw column hold 4 columns
+          r.log.push_back({log[i][0].item<double>(), log[i][1].item<double>(), log[i][2].item<double>(),
+                           log[i][3].item<double>(), log.size(1) == 5 ? log[i][4].item<double>() : std::nan("")});
+      });
 }
 
 std::string number(double v) {
@@ -269,7 +251,7 @@ void write_log(const fs::path& dir, const std::vector<LogRow>& log, bool plots, 
 /// the prior and Palette, the pivot x̃ for EPS) and the observation image (conditional objectives).
 struct Batch {
   at::Tensor x0, input, observation;
-  libtorch::TrainingLevels lv;
+  networks::TrainingLevels lv;
 };
 
 /// Draws levels, noise and (conditional objectives) an operator and a measurement for x0, all from `gen`
@@ -284,9 +266,9 @@ Batch make_batch(const TrainOptions& o, const S& schedule, const at::Tensor& x0,
   Batch out;
   out.x0 = x0;
   const at::Tensor ratio =
-      fixed_ratio.defined() ? fixed_ratio : libtorch::MixedNoise{{}, sigma_uniform}.sample(b, gen, device);
+      fixed_ratio.defined() ? fixed_ratio : training::MixedNoise{{}, sigma_uniform}.sample(b, gen, device);
   const at::Tensor noise = at::randn(x0.sizes(), gen.on(device), x0.options());
-  out.lv = libtorch::training_levels(schedule, ratio);
+  out.lv = networks::training_levels(schedule, ratio);
   const auto per_sample = [&](const at::Tensor& v) { return v.to(x0.scalar_type()).view({b, 1, 1, 1}); };
   const at::Tensor xt = per_sample(out.lv.alpha) * x0 + per_sample(out.lv.sigma) * noise;
   if (!tasks) {
@@ -351,11 +333,11 @@ at::Tensor batch_loss(const TrainOptions& o, UNet& net, const Batch& b, std::int
     return net->forward(obs.defined() ? at::cat({x, obs}, 1) : x, c);
   };
   if (o.output == "velocity") {
-    libtorch::TrainingLevels lv{rows(b.lv.t), rows(b.lv.alpha), rows(b.lv.sigma), rows(b.lv.alpha_dot),
+    networks::TrainingLevels lv{rows(b.lv.t), rows(b.lv.alpha), rows(b.lv.sigma), rows(b.lv.alpha_dot),
                                 rows(b.lv.sigma_dot)};
-    return libtorch::VelocityParametrization(0.5).loss_at(raw, rows(b.input), rows(b.x0), lv);
+    return networks::VelocityParametrization(0.5).loss_at(raw, rows(b.input), rows(b.x0), lv);
   }
-  return libtorch::EdmPreconditioning(0.5).loss_at(raw, rows(b.input), rows(b.x0), rows(b.lv.alpha), rows(b.lv.sigma));
+  return networks::EdmPreconditioning(0.5).loss_at(raw, rows(b.input), rows(b.x0), rows(b.lv.alpha), rows(b.lv.sigma));
 }
 
 int train(TrainOptions o) {
@@ -368,7 +350,7 @@ int train(TrainOptions o) {
             "continues one)");
   EPS_CHECK(std::isfinite(o.sigma_y) && o.sigma_y > 0, value_error,
             "--sigma-y must be finite and > 0 (the training measurements are noisy), got ", o.sigma_y);
-  const libtorch::DistributedEnv env = libtorch::DistributedEnv::from_environment();
+  const training::DistributedEnv env = training::DistributedEnv::from_environment();
   EPS_CHECK(o.batch % env.world_size == 0, value_error, "--batch ", o.batch, " must be divisible by the ",
             env.world_size, " processes of the job");
   const at::Device run_device =
@@ -418,13 +400,13 @@ int train(TrainOptions o) {
   const ImageData data = load_image_data(o.data, false, o.train_subset, run_device);
   const fs::path out(o.out), ckpt = fs::path(o.out) / "checkpoint.pt";
   // NCCL for GPUs where this build has it; Gloo otherwise (it reduces CUDA tensors too, through the host).
-  libtorch::DataParallel dp(env, run_device.is_cuda() && libtorch::DataParallel::has_nccl ? "nccl" : "gloo",
+  training::DataParallel dp(env, run_device.is_cuda() && training::DataParallel::has_nccl ? "nccl" : "gloo",
                             std::chrono::milliseconds(static_cast<std::int64_t>(o.dist_timeout * 1000)));
   const bool root = dp.is_root();
 
   r.gen = libtorch::Generator(o.seed);
   if (o.conditional()) r.tasks.emplace(ImageShape{1, 28, 28}, tasks_from_flag(o.tasks), o.seed + 1);
-  r.ema = std::make_unique<libtorch::Ema>(*r.net);
+  r.ema = std::make_unique<training::Ema>(*r.net);
   r.opt = std::make_unique<torch::optim::Adam>(r.net->parameters(),
                                                torch::optim::AdamOptions(o.lr).betas({0.9, 0.999}).eps(1e-8));
   const std::int64_t n_train = data.train.size(0);
@@ -455,7 +437,7 @@ int train(TrainOptions o) {
   const auto ema_beta = [&](std::int64_t steps_done) {
     const double images = double(steps_done - init_step) * double(o.batch);
     const double h = o.ema_rampup > 0 ? std::min(o.ema_half_life, o.ema_rampup * images) : o.ema_half_life;
-    return h > 0 ? libtorch::Ema::decay_for_half_life(double(o.batch), h) : 0.0;
+    return h > 0 ? training::Ema::decay_for_half_life(double(o.batch), h) : 0.0;
   };
   UNet eval_net(r.net->config());
   eval_net->to(run_device);

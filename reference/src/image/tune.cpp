@@ -7,6 +7,8 @@
 // difference. Writes the chosen values (format eps.tuned; `eps image eval` reads MODELS/tuned.json by
 // default) and the sweep's table.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -89,8 +91,6 @@ int run_tune(TuneOptions t) {
         cur_psnr = results[best].second;
         for (std::size_t i = 0; i < results.size(); ++i) {
           const MeanSe m = mean_se(results[i].second);
-          md << "| " << tn << " | " << base.id() << " | " << k.name << " | " << results[i].first << " | "
-             << fmt(m.mean, 2) << " ± " << fmt(m.se, 2) << " | " << (i == best ? "**yes**" : "") << " |\n";
           sweeps.push_back({{"task", tn},
                             {"method", base.id()},
                             {"knob", k.name},
@@ -108,9 +108,56 @@ int run_tune(TuneOptions t) {
                 << " dB)\n";
     }
   }
+  // Methods not tuned in this run keep their values (and sweeps) from an existing file tuned for the same
+  // prior, so that methods can be tuned one run at a time (the EPS models, say, once they are trained).
+  const std::string prior_hash = fs::exists(ss.prior) ? ss.models.hash(ss.prior) : "";
+  if (fs::exists(t.file)) {
+    json old;
+    try {
+      old = json::parse(read_file(t.file));
+    } catch (const std::exception& e) {
+      detail::raise<io_error>("--file '", t.file, "' exists but is not readable JSON (", e.what(),
+                              "): move it away or choose another --file");
+    }
+    EPS_CHECK(old.value("format", "") == "eps.tuned", io_error, "--file '", t.file,
+              "' exists but is not an eps.tuned file: move it away or choose another --file");
+    if (old.value("prior", "") == prior_hash && old.value("split", "") == to_string(o.split)) {
+      std::vector<std::string> kept;  // "family/task"
+      const json old_values = old.value("values", json::object()), old_sweeps = old.value("sweeps", json::array());
+      for (const auto& [family, per_task] : old_values.items())
+        for (const auto& [task, knobs] : per_task.items())
+          if (!values.contains(family) || !values[family].contains(task)) {
+            values[family][task] = knobs;
+            kept.push_back(family + "/" + task);
+          }
+      for (const auto& sw : old_sweeps) {
+        const std::string m = sw.value("method", ""), task = sw.value("task", "");
+        if (std::any_of(kept.begin(), kept.end(),
+                        [&](const std::string& k) { return m.substr(0, m.find('@')) + "/" + task == k; }))
+          sweeps.push_back(sw);
+      }
+      if (!kept.empty()) {
+        std::cout << "kept from " << t.file << ":";
+        for (const auto& k : kept) std::cout << " " << k;
+        std::cout << "\n";
+      }
+    } else {
+      std::cerr << "eps image tune: replacing " << t.file << " (tuned for another prior or split)\n";
+    }
+  }
+  const auto num = [](const json& j, const char* key) {  // a NaN is written to the file as null
+    return j.at(key).is_number() ? j.at(key).get<double>() : std::nan("");
+  };
+  for (const auto& sw : sweeps) {
+    std::ostringstream v;
+    v << num(sw, "value");
+    md << "| " << sw.at("task").get<std::string>() << " | " << sw.at("method").get<std::string>() << " | "
+       << sw.at("knob").get<std::string>() << " | " << v.str() << " | " << fmt(num(sw, "psnr"), 2) << " ± "
+       << fmt(num(sw, "psnr_se"), 2) << " | " << (sw.at("chosen").get<bool>() ? "**yes**" : "") << " |\n";
+  }
   const json doc{{"format", "eps.tuned"},
                  {"about", "knob values chosen by `eps image tune` on the validation split (docs/evaluation.md §4)"},
-                 {"prior", fs::exists(ss.prior) ? ss.models.hash(ss.prior) : ""},
+                 {"prior", prior_hash},
                  {"split", to_string(o.split)},
                  {"first", o.first},
                  {"images", o.images},

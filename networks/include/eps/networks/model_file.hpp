@@ -7,7 +7,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <torch/serialize/input-archive.h>
+#include <torch/nn/module.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -15,21 +15,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "eps/backends/torch_edm.hpp"
 #include "eps/error.hpp"
 #include "eps/network_input.hpp"
+#include "eps/networks/archive.hpp"
+#include "eps/networks/preconditioning.hpp"
 #include "eps/networks/unet.hpp"
-#include "eps/networks/zip_check.hpp"
 #include "eps/schedule.hpp"
 
 namespace eps::networks {
-
-/// Reads a torch archive (zip) into `ar` on `device`, refusing a file with a `zip_problem` before LibTorch's
-/// reader sees it (LibTorch 1.13 neither checks the CRCs nor survives every malformed archive). io_error
-/// that names the file, `what` it should have been and the problem ("corrupt file (entry '…' fails its CRC-32
-/// check …)").
-void load_archive(const std::filesystem::path& path, torch::serialize::InputArchive& ar, const at::Device& device,
-                  const std::string& what);
 
 /// A trained network: its configuration (the training configuration, with "network" describing the
 /// U-Net) and the network holding the EMA weights, in evaluation mode.
@@ -42,6 +35,11 @@ struct ModelFile {
 /// Reads a model file onto `device`; io_error for a missing, corrupt or foreign file (a training
 /// checkpoint, for instance).
 ModelFile read_model(const std::filesystem::path& path, const at::Device& device);
+
+/// Writes `net`'s weights with the training configuration `config` (with "network": to_json of the
+/// U-Net's) and `step` to `path` atomically, as read_model reads them (format eps.model, version 1).
+void write_model(const std::filesystem::path& path, const torch::nn::Module& net, const nlohmann::json& config,
+                 std::int64_t step);
 
 /// The U-Net configuration recorded in a model's configuration ("network"), and its inverse.
 nlohmann::json to_json(const UNetConfig& c);
@@ -59,10 +57,10 @@ at::Tensor model_denoise(const nlohmann::json& config, const S& s, Raw&& raw, co
   };
   const double sigma_data = config.value("sigma_data", 0.5);
   if (config.value("output", "x0") == "velocity") {
-    libtorch::TrainingLevels lv{full(t), full(c.alpha), full(c.sigma), full(c.alpha_dot), full(c.sigma_dot)};
-    return libtorch::VelocityParametrization(sigma_data).denoise(raw, x, lv);
+    TrainingLevels lv{full(t), full(c.alpha), full(c.sigma), full(c.alpha_dot), full(c.sigma_dot)};
+    return VelocityParametrization(sigma_data).denoise(raw, x, lv);
   }
-  return libtorch::EdmPreconditioning(sigma_data).denoise(raw, x, full(c.alpha), full(c.sigma));
+  return EdmPreconditioning(sigma_data).denoise(raw, x, full(c.alpha), full(c.sigma));
 }
 
 /// x̂0 of a model fed x alone (a prior: x = x_t, or the pivot for the zero-shot denoiser) at time t.

@@ -60,7 +60,7 @@ class UNetImpl : public torch::nn::Module {
   const UNetConfig& config() const { return config_; }
   std::int64_t parameter_count() const;
   /// EPS fine-tuning (docs/training.md §5): `conv_in` takes `extra` more input channels, appended after the
-  /// existing ones, with zero weights (eps::libtorch::widen_input_channels), so the network is unchanged
+  /// existing ones, with zero weights (eps::networks::widen_input_channels), so the network is unchanged
   /// on [x, anything].
   void widen_input(std::int64_t extra);
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-/// @file torch_edm.hpp
-/// Training a denoiser on LibTorch the way EDM does (docs/training.md): the preconditioning of a raw
-/// network, its loss weight, log-normal noise levels mapped onto any schedule of the library, and an
-/// exponential moving average of a module's weights. Written for every schedule: the network sees
+/// @file preconditioning.hpp
+/// How a raw network F becomes a denoiser, and what it regresses (docs/training.md §1): EDM's
+/// preconditioning and loss weight, the velocity parametrization of flow models, the noise levels of a
+/// schedule at per-sample ratios, and the zero-initialised widening of a first convolution that turns a
+/// prior into an EPS or Palette network (docs/math.md §5). Written for every schedule: the network sees
 /// x̄ = x/α at the noise ratio ς = σ/α (docs/math.md §4.2), so that for VE (α = 1) it is EDM verbatim.
+/// Part of eps::networks (component torch); the training recipe around it is eps::training.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -35,14 +37,15 @@ template <class F>
 at::Tensor raw_output(F&& raw, const at::Tensor& x, const at::Tensor& c_in, const at::Tensor& c_noise,
                       const char* where) {
   at::Tensor out = raw(per_sample(c_in, x) * x, c_noise);
-  EPS_CHECK(out.sizes() == x.sizes(), shape_error, where, ": the network returned ", sizes_str(out.sizes()),
-            " for an input of ", sizes_str(x.sizes()));
+  EPS_CHECK(out.sizes() == x.sizes(), shape_error, where, ": the network returned ",
+            eps::detail::libtorch::sizes_str(out.sizes()), " for an input of ",
+            eps::detail::libtorch::sizes_str(x.sizes()));
   return out;
 }
 
 }  // namespace eps::detail::libtorch
 
-namespace eps::libtorch {
+namespace eps::networks {
 
 /// The per-sample coefficients of EDM's preconditioning, written on x itself (shape [B] each):
 ///   D(x) = c_skip x + c_out F(c_in x, c_noise),
@@ -63,13 +66,13 @@ class EdmPreconditioning {
  public:
   explicit EdmPreconditioning(double sigma_data = 0.5) : sigma_data_(sigma_data) {
     EPS_CHECK(std::isfinite(sigma_data) && sigma_data > 0, value_error,
-              "eps::libtorch::EdmPreconditioning: sigma_data must be finite and > 0, got ", sigma_data);
+              "eps::networks::EdmPreconditioning: sigma_data must be finite and > 0, got ", sigma_data);
   }
   double sigma_data() const { return sigma_data_; }
 
   /// The coefficients for per-sample α and σ (1-D tensors of one length, any floating dtype and device).
   EdmCoefficients coefficients(const at::Tensor& alpha, const at::Tensor& sigma) const {
-    check_levels(alpha, sigma, "eps::libtorch::EdmPreconditioning::coefficients");
+    check_levels(alpha, sigma, "eps::networks::EdmPreconditioning::coefficients");
     const double sd = sigma_data_;
     const at::Tensor v = sigma * sigma + alpha * alpha * (sd * sd);  // σ² + α²σ_d²
     const at::Tensor r = at::rsqrt(v);
@@ -78,7 +81,7 @@ class EdmPreconditioning {
 
   /// λ = (σ² + α²σ_d²)/(σ σ_d)² per sample.
   at::Tensor loss_weight(const at::Tensor& alpha, const at::Tensor& sigma) const {
-    check_levels(alpha, sigma, "eps::libtorch::EdmPreconditioning::loss_weight");
+    check_levels(alpha, sigma, "eps::networks::EdmPreconditioning::loss_weight");
     const double sd = sigma_data_;
     return (sigma * sigma + alpha * alpha * (sd * sd)) / (sigma * sigma * (sd * sd));
   }
@@ -89,9 +92,9 @@ class EdmPreconditioning {
   template <class F>
   at::Tensor denoise(F&& raw, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const {
     const EdmCoefficients c = coefficients(alpha, sigma);
-    check_batch(x, alpha, "eps::libtorch::EdmPreconditioning::denoise");
-    const at::Tensor out = detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise,
-                                                        "eps::libtorch::EdmPreconditioning::denoise");
+    check_batch(x, alpha, "eps::networks::EdmPreconditioning::denoise");
+    const at::Tensor out = eps::detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise,
+                                                             "eps::networks::EdmPreconditioning::denoise");
     return per_sample(c.c_skip, x) * x + per_sample(c.c_out, x) * out;
   }
 
@@ -101,10 +104,10 @@ class EdmPreconditioning {
   template <class F>
   at::Tensor loss(F&& raw, const at::Tensor& x0, const at::Tensor& noise, const at::Tensor& alpha,
                   const at::Tensor& sigma) const {
-    const char* where = "eps::libtorch::EdmPreconditioning::loss";
+    const char* where = "eps::networks::EdmPreconditioning::loss";
     EPS_CHECK(x0.defined() && noise.defined() && x0.sizes() == noise.sizes(), shape_error, where,
-              ": x0 and noise must have one shape, got ", detail::libtorch::sizes_str(x0.sizes()), " and ",
-              detail::libtorch::sizes_str(noise.sizes()));
+              ": x0 and noise must have one shape, got ", eps::detail::libtorch::sizes_str(x0.sizes()), " and ",
+              eps::detail::libtorch::sizes_str(noise.sizes()));
     check_batch(x0, alpha, where);
     const at::Tensor xt = per_sample(alpha, x0) * x0 + per_sample(sigma, x0) * noise;
     return loss_at(std::forward<F>(raw), xt, x0, alpha, sigma);
@@ -116,26 +119,28 @@ class EdmPreconditioning {
   template <class F>
   at::Tensor loss_at(F&& raw, const at::Tensor& x, const at::Tensor& x0, const at::Tensor& alpha,
                      const at::Tensor& sigma) const {
-    const char* where = "eps::libtorch::EdmPreconditioning::loss_at";
+    const char* where = "eps::networks::EdmPreconditioning::loss_at";
     EPS_CHECK(x.defined() && x0.defined() && x.sizes() == x0.sizes(), shape_error, where,
               ": x and x0 must have one shape, got ",
-              x.defined() ? detail::libtorch::sizes_str(x.sizes()) : "undefined", " and ",
-              x0.defined() ? detail::libtorch::sizes_str(x0.sizes()) : "undefined");
+              x.defined() ? eps::detail::libtorch::sizes_str(x.sizes()) : "undefined", " and ",
+              x0.defined() ? eps::detail::libtorch::sizes_str(x0.sizes()) : "undefined");
     const EdmCoefficients c = coefficients(alpha, sigma);
     check_batch(x0, alpha, where);
-    const at::Tensor out = detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise, where);
+    const at::Tensor out = eps::detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise, where);
     const at::Tensor target = (x0 - per_sample(c.c_skip, x) * x) / per_sample(c.c_out, x);
     return (out - target).square().flatten(1).mean(1);
   }
 
  private:
-  static at::Tensor per_sample(const at::Tensor& v, const at::Tensor& x) { return detail::libtorch::per_sample(v, x); }
+  static at::Tensor per_sample(const at::Tensor& v, const at::Tensor& x) {
+    return eps::detail::libtorch::per_sample(v, x);
+  }
   static void check_levels(const at::Tensor& alpha, const at::Tensor& sigma, const char* where) {
     EPS_CHECK(
         alpha.defined() && sigma.defined() && alpha.dim() == 1 && sigma.dim() == 1 && alpha.size(0) == sigma.size(0),
         shape_error, where, ": alpha and sigma must be 1-D of one length (one per sample), got ",
-        alpha.defined() ? detail::libtorch::sizes_str(alpha.sizes()) : "undefined", " and ",
-        sigma.defined() ? detail::libtorch::sizes_str(sigma.sizes()) : "undefined");
+        alpha.defined() ? eps::detail::libtorch::sizes_str(alpha.sizes()) : "undefined", " and ",
+        sigma.defined() ? eps::detail::libtorch::sizes_str(sigma.sizes()) : "undefined");
     const at::Tensor bad = (~(alpha > 0) | ~(sigma > 0) | ~at::isfinite(alpha) | ~at::isfinite(sigma)).nonzero();
     if (bad.size(0) > 0) {
       const std::int64_t i = bad[0][0].item<std::int64_t>();
@@ -148,50 +153,10 @@ class EdmPreconditioning {
   static void check_batch(const at::Tensor& x, const at::Tensor& alpha, const char* where) {
     EPS_CHECK(x.defined() && x.dim() >= 1 && x.size(0) == alpha.size(0), shape_error, where,
               ": x must be [B, ...] with B = ", alpha.size(0), " (one level per sample), got ",
-              x.defined() ? detail::libtorch::sizes_str(x.sizes()) : "undefined");
+              x.defined() ? eps::detail::libtorch::sizes_str(x.sizes()) : "undefined");
   }
 
   double sigma_data_;
-};
-
-/// EDM's training distribution of noise levels: ln ς ~ N(P_mean, P_std²) (EDM: P_mean = −1.2, P_std = 1.2),
-/// ς the noise ratio σ/α. On a schedule whose ratio is bounded (VP: ς(t_max) is finite; any schedule with
-/// t_min > 0) a draw outside the schedule's range is clamped to its end (docs/training.md §2).
-struct LogNormalNoise {
-  double p_mean = -1.2, p_std = 1.2;
-
-  /// n draws of ς (float64, on `device`), from `gen`'s generator for that device.
-  at::Tensor sample(std::int64_t n, Generator& gen, const at::Device& device = at::kCPU) const {
-    EPS_CHECK(n >= 1, value_error, "eps::libtorch::LogNormalNoise::sample: n must be >= 1, got ", n);
-    EPS_CHECK(std::isfinite(p_mean) && std::isfinite(p_std) && p_std >= 0, value_error,
-              "eps::libtorch::LogNormalNoise: p_mean must be finite and p_std finite and >= 0, got ", p_mean, ", ",
-              p_std);
-    const at::Tensor z = at::randn({n}, gen.on(device), at::TensorOptions().dtype(at::kDouble).device(device));
-    return at::exp(p_mean + p_std * z);
-  }
-};
-
-/// EDM's log-normal with a share of log-uniform draws (docs/training.md §2): with probability
-/// `uniform_weight` a draw is ln ς ~ U(ln lo, ln hi), else ln ς ~ N(P_mean, P_std²). The log-normal puts
-/// about 1 % of its mass above ς = 5, where a 20-step EDM grid from 80 spends 8 of its steps; the
-/// log-uniform share covers the sampler's whole range. uniform_weight = 0 is LogNormalNoise, draw for draw.
-struct MixedNoise {
-  LogNormalNoise log_normal{};
-  double uniform_weight = 0, lo = 0.002, hi = 80;
-
-  at::Tensor sample(std::int64_t n, Generator& gen, const at::Device& device = at::kCPU) const {
-    EPS_CHECK(std::isfinite(uniform_weight) && uniform_weight >= 0 && uniform_weight <= 1, value_error,
-              "eps::libtorch::MixedNoise: uniform_weight must be in [0, 1], got ", uniform_weight);
-    EPS_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo > 0 && lo < hi, value_error,
-              "eps::libtorch::MixedNoise: the log-uniform range must be 0 < lo < hi (finite), got [", lo, ", ", hi,
-              "]");
-    const at::Tensor ln = log_normal.sample(n, gen, device);
-    if (uniform_weight == 0) return ln;
-    const auto opt = at::TensorOptions().dtype(at::kDouble).device(device);
-    const at::Tensor pick = at::rand({n}, gen.on(device), opt) < uniform_weight;
-    const at::Tensor u = at::exp(std::log(lo) + (std::log(hi) - std::log(lo)) * at::rand({n}, gen.on(device), opt));
-    return at::where(pick, u, ln);
-  }
 };
 
 /// Per-sample times, α and σ on schedule s for noise ratios ς ([B], float64): t = t(ς) (the inverse of
@@ -213,9 +178,9 @@ struct TrainingLevels {
 
 template <Schedule S>
 TrainingLevels training_levels(const S& s, const at::Tensor& ratio) {
-  const char* where = "eps::libtorch::training_levels";
+  const char* where = "eps::networks::training_levels";
   EPS_CHECK(ratio.defined() && ratio.dim() == 1, shape_error, where, ": ratio must be 1-D (one per sample), got ",
-            ratio.defined() ? detail::libtorch::sizes_str(ratio.sizes()) : "undefined");
+            ratio.defined() ? eps::detail::libtorch::sizes_str(ratio.sizes()) : "undefined");
   const at::Tensor host = ratio.to(at::kCPU, at::kDouble).contiguous();
   const double lo = noise_ratio(s, s.t_min()), hi = noise_ratio(s, s.t_max());
   const std::int64_t n = host.size(0);
@@ -259,9 +224,9 @@ class VelocityParametrization {
   template <class F>
   at::Tensor velocity(F&& raw, const at::Tensor& x, const TrainingLevels& lv) const {
     const EdmCoefficients c = edm_.coefficients(lv.alpha, lv.sigma);
-    const at::Tensor out = detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise,
-                                                        "eps::libtorch::VelocityParametrization::velocity");
-    return detail::libtorch::per_sample(velocity_scale(lv), x) * out;
+    const at::Tensor out = eps::detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise,
+                                                             "eps::networks::VelocityParametrization::velocity");
+    return eps::detail::libtorch::per_sample(velocity_scale(lv), x) * out;
   }
 
   /// x̂0 = eps::x0_from_velocity(v̂(x), x, c): the denoiser the samplers use.
@@ -274,13 +239,13 @@ class VelocityParametrization {
   /// Returns [B].
   template <class F>
   at::Tensor loss_at(F&& raw, const at::Tensor& x, const at::Tensor& x0, const TrainingLevels& lv) const {
-    const char* where = "eps::libtorch::VelocityParametrization::loss_at";
+    const char* where = "eps::networks::VelocityParametrization::loss_at";
     EPS_CHECK(x.defined() && x0.defined() && x.sizes() == x0.sizes() && x.size(0) == lv.alpha.size(0), shape_error,
               where, ": x and x0 must be [B, ...] of one shape with B levels");
     const EdmCoefficients c = edm_.coefficients(lv.alpha, lv.sigma);
-    const at::Tensor out = detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise, where);
+    const at::Tensor out = eps::detail::libtorch::raw_output(std::forward<F>(raw), x, c.c_in, c.c_noise, where);
     const at::Tensor target =
-        eps::velocity_from_x0(x0, x, lv.coefficients()) / detail::libtorch::per_sample(velocity_scale(lv), x);
+        eps::velocity_from_x0(x0, x, lv.coefficients()) / eps::detail::libtorch::per_sample(velocity_scale(lv), x);
     return (out - target).square().flatten(1).mean(1);
   }
 
@@ -293,10 +258,10 @@ class VelocityParametrization {
 /// appended after the existing ones, with weights 0, so that on [x, anything] it computes exactly what
 /// `conv` computed on x. The copy is a new module: register it in place of the old one.
 inline torch::nn::Conv2d widen_input_channels(const torch::nn::Conv2d& conv, std::int64_t extra) {
-  EPS_CHECK(!conv.is_empty(), value_error, "eps::libtorch::widen_input_channels: empty convolution");
-  EPS_CHECK(extra >= 1, value_error, "eps::libtorch::widen_input_channels: extra channels must be >= 1, got ", extra);
+  EPS_CHECK(!conv.is_empty(), value_error, "eps::networks::widen_input_channels: empty convolution");
+  EPS_CHECK(extra >= 1, value_error, "eps::networks::widen_input_channels: extra channels must be >= 1, got ", extra);
   EPS_CHECK(conv->options.groups() == 1, value_error,
-            "eps::libtorch::widen_input_channels: grouped convolutions are not supported (groups = ",
+            "eps::networks::widen_input_channels: grouped convolutions are not supported (groups = ",
             conv->options.groups(), ")");
   const auto& c = conv->options;
   torch::nn::Conv2dOptions o(c.in_channels() + extra, c.out_channels(), c.kernel_size());
@@ -311,95 +276,4 @@ inline torch::nn::Conv2d widen_input_channels(const torch::nn::Conv2d& conv, std
   return wide;
 }
 
-/// An exponential moving average of a module's parameters (buffers are copied, not averaged):
-///   θ̄ ← β θ̄ + (1 − β) θ after every optimizer step. EDM sets β from a half-life in training images:
-///   β = 0.5^(batch / half_life) (`decay_for_half_life`). The average lives on the module's devices
-///   and dtypes; it is matched to the module by parameter names, and a module of another structure is
-///   a shape_error that names the first mismatch.
-class Ema {
- public:
-  explicit Ema(const torch::nn::Module& m) {
-    for (const auto& p : m.named_parameters(true)) entries_.push_back({p.key(), p.value().detach().clone(), false});
-    for (const auto& b : m.named_buffers(true)) entries_.push_back({b.key(), b.value().detach().clone(), true});
-  }
-
-  /// β = 0.5^(batch / half_life): the weight of an update falls to one half after half_life samples.
-  static double decay_for_half_life(double batch, double half_life) {
-    EPS_CHECK(batch > 0 && half_life > 0 && std::isfinite(batch) && std::isfinite(half_life), value_error,
-              "eps::libtorch::Ema::decay_for_half_life: batch and half_life must be finite and > 0, got ", batch,
-              " and ", half_life);
-    return std::pow(0.5, batch / half_life);
-  }
-
-  /// θ̄ ← β θ̄ + (1 − β) θ for every parameter; buffers are copied.
-  void update(const torch::nn::Module& m, double beta) {
-    EPS_CHECK(beta >= 0 && beta <= 1, value_error, "eps::libtorch::Ema::update: beta must be in [0, 1], got ", beta);
-    at::NoGradGuard no_grad;
-    const auto current = tensors_of(m, "eps::libtorch::Ema::update");
-    for (std::size_t i = 0; i < entries_.size(); ++i) {
-      if (entries_[i].buffer)
-        entries_[i].value.copy_(current[i]);
-      else
-        entries_[i].value.mul_(beta).add_(current[i], 1 - beta);
-    }
-  }
-
-  /// Writes the average into m (for evaluation, or to save the EMA weights).
-  void copy_to(torch::nn::Module& m) const {
-    at::NoGradGuard no_grad;
-    const auto current = tensors_of(m, "eps::libtorch::Ema::copy_to");
-    for (std::size_t i = 0; i < entries_.size(); ++i) {
-      at::Tensor dst = current[i];
-      dst.copy_(entries_[i].value);
-    }
-  }
-
-  /// Replaces the average by `tensors` (from a checkpoint: named_tensors()'s values, in that order); each
-  /// must have the shape of the tensor it replaces, else shape_error. Copies into the existing storage, so
-  /// the average keeps its devices and dtypes.
-  void assign(const std::vector<at::Tensor>& tensors) {
-    EPS_CHECK(tensors.size() == entries_.size(), shape_error, "eps::libtorch::Ema::assign: got ", tensors.size(),
-              " tensors, the average has ", entries_.size());
-    for (std::size_t i = 0; i < tensors.size(); ++i)
-      EPS_CHECK(tensors[i].defined() && tensors[i].sizes() == entries_[i].value.sizes(), shape_error,
-                "eps::libtorch::Ema::assign: tensor ", i, " ('", entries_[i].name, "') must be ",
-                detail::libtorch::sizes_str(entries_[i].value.sizes()), ", got ",
-                tensors[i].defined() ? detail::libtorch::sizes_str(tensors[i].sizes()) : "undefined");
-    at::NoGradGuard no_grad;
-    for (std::size_t i = 0; i < tensors.size(); ++i) entries_[i].value.copy_(tensors[i]);
-  }
-
-  /// The averaged tensors, parameters first then buffers, in the module's order (for checkpoints).
-  std::vector<std::pair<std::string, at::Tensor>> named_tensors() const {
-    std::vector<std::pair<std::string, at::Tensor>> out;
-    for (const auto& e : entries_) out.emplace_back(e.name, e.value);
-    return out;
-  }
-
- private:
-  struct Entry {
-    std::string name;
-    at::Tensor value;
-    bool buffer;
-  };
-  std::vector<at::Tensor> tensors_of(const torch::nn::Module& m, const char* where) const {
-    std::vector<std::pair<std::string, at::Tensor>> got;
-    for (const auto& p : m.named_parameters(true)) got.emplace_back(p.key(), p.value());
-    for (const auto& b : m.named_buffers(true)) got.emplace_back(b.key(), b.value());
-    EPS_CHECK(got.size() == entries_.size(), shape_error, where, ": the module has ", got.size(),
-              " parameters and buffers, the average ", entries_.size());
-    std::vector<at::Tensor> out;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      EPS_CHECK(got[i].first == entries_[i].name && got[i].second.sizes() == entries_[i].value.sizes(), shape_error,
-                where, ": the module's tensor ", i, " is '", got[i].first, "' ",
-                detail::libtorch::sizes_str(got[i].second.sizes()), ", the average's '", entries_[i].name, "' ",
-                detail::libtorch::sizes_str(entries_[i].value.sizes()));
-      out.push_back(got[i].second);
-    }
-    return out;
-  }
-
-  std::vector<Entry> entries_;
-};
-
-}  // namespace eps::libtorch
+}  // namespace eps::networks

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/// @file torch_distributed.hpp
+/// @file distributed.hpp
 /// Data-parallel training over torch's own distributed engine, c10d (docs/training.md §6): a process group
 /// (Gloo on the CPU; NCCL where LibTorch is a CUDA build and EPS_WITH_NCCL is defined) from the rendezvous
 /// variables that torchrun and Slurm scripts set, and the gradient averaging that replaces PyTorch's
@@ -32,7 +32,7 @@
 #define EPS_HAVE_GLOO 0
 #endif
 
-namespace eps::libtorch {
+namespace eps::training {
 
 /// Who this process is in a data-parallel job, and where the rendezvous is.
 struct DistributedEnv {
@@ -79,7 +79,7 @@ class DataParallel {
                         std::chrono::milliseconds timeout = std::chrono::seconds(120))
       : env_(env), timeout_(timeout) {
     EPS_CHECK(backend == "gloo" || backend == "nccl", value_error,
-              "eps::libtorch::DataParallel: backend must be gloo or nccl, got '", backend, "'");
+              "eps::training::DataParallel: backend must be gloo or nccl, got '", backend, "'");
     if (env.world_size == 1) return;
 #if EPS_HAVE_GLOO
     try {
@@ -103,7 +103,7 @@ class DataParallel {
         group_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(store_, env.rank, env.world_size, o);
 #else
         eps::detail::raise<value_error>(
-            "eps::libtorch::DataParallel: this build has no NCCL (a CUDA build of LibTorch ",
+            "eps::training::DataParallel: this build has no NCCL (a CUDA build of LibTorch ",
             "with EPS_WITH_NCCL); use gloo");
 #endif
       }
@@ -113,7 +113,7 @@ class DataParallel {
                                             timeout.count(), " ms: ", e.what_without_backtrace());
     }
 #else
-    eps::detail::raise<value_error>("eps::libtorch::DataParallel: ", env.world_size,
+    eps::detail::raise<value_error>("eps::training::DataParallel: ", env.world_size,
                                     " processes need c10d with Gloo (libtorch-dev and libgloo-dev); this build has "
                                     "neither header");
 #endif
@@ -215,4 +215,4 @@ class DataParallel {
   std::chrono::milliseconds timeout_;
 };
 
-}  // namespace eps::libtorch
+}  // namespace eps::training
