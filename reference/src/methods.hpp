@@ -293,13 +293,21 @@ struct Daps {
              {"exact", 0, {}, "1: draw the Gaussian target exactly instead of the chain"}},
             "DAPS (Zhang et al. 2024): decoupled annealing, Langevin on p(x0 | x̂0, y)"};
   }
+  /// levels = max(1, budget / ode_steps): the NFE it spends is levels × ode_steps (at least ode_steps).
+  static int levels(int budget, const Knobs& k) {
+    const int ode = static_cast<int>(knob(spec(), k, "ode_steps"));
+    EPS_CHECK(ode >= 1, value_error, "daps: ode_steps must be >= 1");
+    return std::max(1, budget / ode);
+  }
+  static int nfe(int budget, const Knobs& k) {
+    return levels(budget, k) * static_cast<int>(knob(spec(), k, "ode_steps"));
+  }
   template <class C>
   static auto run(C& c, int nfe, const Knobs& k) {
     const Spec sp = spec();
     DapsOptions o;
     o.ode_steps = static_cast<int>(knob(sp, k, "ode_steps"));
-    EPS_CHECK(o.ode_steps >= 1, value_error, "daps: ode_steps must be >= 1");
-    o.levels = std::max(1, nfe / o.ode_steps);
+    o.levels = levels(nfe, k);
     o.langevin_steps = static_cast<int>(knob(sp, k, "langevin_steps"));
     o.lr = knob(sp, k, "lr");
     o.tau = knob(sp, k, "tau");
@@ -365,6 +373,23 @@ SampleResult<typename C::T> run(const std::string& name, C& c, int nfe, const Kn
       entries::All{});
   EPS_CHECK(r.has_value(), value_error, "unknown method '", name, "'");
   return std::move(*r);
+}
+
+/// The NFE method `name` spends on a budget of `budget` with knobs `k` (what its tables' labels carry): the
+/// budget itself, except where an entry rounds it (DAPS: a whole number of levels of ode_steps each).
+inline int counted_nfe(const std::string& name, int budget, const Knobs& k) {
+  int n = budget;
+  std::apply(
+      [&](auto... e) {
+        (([&] {
+           using E = decltype(e);
+           if constexpr (requires { E::nfe(budget, k); })
+             if (E::spec().name == name) n = E::nfe(budget, k);
+         }()),
+         ...);
+      },
+      entries::All{});
+  return n;
 }
 
 /// Parses `--set METHOD.KNOB=VALUE` into per-method knob values, checking the method and knob names and the

@@ -45,16 +45,16 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
     if ($(col["psnr"]) == "" || $(col["ssim"]) == "" || $(col["crps"]) == "" || $(col["fd"]) == "" ||
         $(col["consistency"]) == "" || $(col["seconds_per_image"]) == "") { print "row " NR " has an empty metric: " $0; bad = 1 } }
   END {
-    split("pinv prior@2 eps_multitask@1 eps_multitask@2 palette@2 zero_shot@2 dps@2 pigdm@2 ddnm@2 ddrm@2 daps@2 mpgd@2", ms, " ")
+    split("pinv prior@2 eps_multitask@1 eps_multitask@2 palette@2 zero_shot@2 dps@2 pigdm@2 ddnm@2 ddrm@2 daps@5 mpgd@2", ms, " ")
     split("random_inpainting box_inpainting super_resolution gaussian_deblur motion_deblur", ts, " ")
     for (i in ts) for (j in ms) if (!((ts[i] " " ms[j]) in m)) { print "no row for " ts[i] " " ms[j]; bad = 1 }
     split("eps_task@1 eps_task@2 eps_scratch@1 eps_scratch@2", ex, " ")
     for (j in ex) if (!(("random_inpainting " ex[j]) in m)) { print "no row for random_inpainting " ex[j]; bad = 1 }
     if (n != 64) { print "expected 64 rows, got " n; bad = 1 }
     exit bad }' "$out/results.csv"
-# DAPS at a budget of 2 runs one level of 5 ODE steps: the NFE column is the sampler's own count.
+# DAPS at a budget of 2 runs one level of 5 ODE steps: the label and the NFE column carry the sampler's count.
 awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
-  $2 == "daps@2" && $(col["nfe"]) != 5 { print "daps@2: nfe " $(col["nfe"]) ", expected 5"; bad = 1 }
+  $2 == "daps@5" && $(col["nfe"]) != 5 { print "daps@5: nfe " $(col["nfe"]) ", expected 5"; bad = 1 }
   $2 == "dps@2" && $(col["vjp"]) != 2 { print "dps@2: vjp " $(col["vjp"]) ", expected 2"; bad = 1 }
   END { exit bad }' "$out/results.csv"
 for k in '"rows"' '"cost"' '"config"' '"fd_other_images"' '"fd_truths"' '"pivot_share"' '"eps20_seconds_per_image_b1"' '"knobs"'; do

@@ -134,7 +134,13 @@ std::vector<Run> Session::runs(Task task) const {
     if (!fam.count(s.name)) continue;
     const auto add = [&](const std::string& family, const std::string& model) {
       if (!fam.count(family)) return;
-      for (int n : budgets(s, o)) rs.push_back(Run{s.name, family, n, model, std::nullopt});
+      // The label carries the NFE the method spends (DAPS rounds its budget to whole levels), once per count.
+      const methods::Knobs k = settings->knobs(family, tn);
+      for (int b : budgets(s, o)) {
+        const int n = methods::counted_nfe(s.name, b, k);
+        if (std::none_of(rs.begin(), rs.end(), [&](const Run& r) { return r.family == family && r.nfe == n; }))
+          rs.push_back(Run{s.name, family, n, model, std::nullopt});
+      }
     };
     switch (s.model) {
       case methods::Model::none:
