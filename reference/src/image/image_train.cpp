@@ -358,27 +358,41 @@ int train(TrainOptions o) {
 
   // The network: a prior to fine-tune (its architecture, its EMA weights, conv_in widened), or new weights.
   Run r;
-  std::string init_hash;
-  std::int64_t init_step = 0;  // a continued prior: the step of the model it continues
-  at::manual_seed(o.seed);     // the initial weights
+  std::string init_hash, origin;  // origin: the prior a continued conditional model was fine-tuned from
+  std::int64_t init_step = 0;     // a continued model: the step of the model it continues
+  bool continued = false;
+  at::manual_seed(o.seed);  // the initial weights
   if (!o.init.empty()) {
     ModelFile prior = read_model(o.init, run_device);
     const json& pc = prior.config;
-    EPS_CHECK(pc.value("objective", "") == "edm_prior", value_error, "--init '", o.init, "' is a ",
-              pc.value("objective", "?"), " model; fine-tuning starts from a prior (objective edm_prior)");
+    // A model of this run's conditional objective is continued (an unfinished run restarted from its committed
+    // model.pt, with a fresh optimizer): the same tasks and measurement noise, its weights as they are.
+    continued = o.conditional() && pc.value("objective", "") == o.objective;
+    if (continued) {
+      std::vector<std::string> names;
+      for (Task t : tasks_from_flag(o.tasks)) names.emplace_back(to_string(t));
+      EPS_CHECK(pc.value("tasks", std::vector<std::string>{}) == names && pc.value("sigma_y", -1.0) == o.sigma_y,
+                value_error, "--init '", o.init, "' is a ", o.objective, " model of tasks ",
+                pc.value("tasks", json::array()).dump(), " at sigma_y ", pc.value("sigma_y", -1.0),
+                "; continuing it needs the same --tasks and --sigma-y");
+      origin = pc.value("init", "");
+    }
+    EPS_CHECK(continued || pc.value("objective", "") == "edm_prior", value_error, "--init '", o.init, "' is a ",
+              pc.value("objective", "?"), " model; fine-tuning starts from a prior (objective edm_prior)",
+              o.conditional() ? ", or continues a model of the same objective" : "");
     EPS_CHECK(pc.value("schedule", "") == o.schedule && pc.value("output", "x0") == o.output, value_error, "--init '",
               o.init, "' was trained with --schedule ", pc.value("schedule", "?"), " --output ",
               pc.value("output", "x0"), "; this run has ", o.schedule, ", ", o.output);
     const UNetConfig nc = prior.net->config();
-    EPS_CHECK(nc.in_channels == 1, value_error, "--init '", o.init, "': a prior has one input channel, this has ",
-              nc.in_channels);
+    EPS_CHECK(nc.in_channels == (continued ? 2 : 1), value_error, "--init '", o.init, "': expected ", continued ? 2 : 1,
+              " input channels, this has ", nc.in_channels);
     o.channels = nc.channels;
     o.blocks = nc.blocks;
     o.multipliers = nc.multipliers;
     o.no_attention = !nc.attention;
     init_hash = weights_hash(*prior.net);
     r.net = prior.net;
-    if (o.conditional())
+    if (o.conditional() && !continued)
       r.net->widen_input(1);
     else
       init_step = prior.step;
@@ -393,7 +407,12 @@ int train(TrainOptions o) {
     for (auto& p : r.net->parameters())
       if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
   }
-  const json config = config_of(o, init_hash, init_step);
+  json config = config_of(o, init_hash, init_step);
+  if (continued) {  // provenance: the prior it was fine-tuned from, and the model it continues at which step
+    config["init"] = origin;
+    config["continues"] = init_hash;
+    config["init_step"] = init_step;
+  }
   json model_config = config;
   model_config["network"] = to_json(r.net->config());
 
@@ -421,7 +440,8 @@ int train(TrainOptions o) {
     EPS_CHECK(r.step <= o.steps, value_error, "--steps ", o.steps, ": the checkpoint is already at step ", r.step);
     if (root) std::cerr << "eps image train: resumed from " << ckpt.string() << " at step " << r.step << "\n";
   } else if (init_step > 0 && root) {
-    std::cerr << "eps image train: continuing the prior " << o.init << " from its step " << init_step
+    std::cerr << "eps image train: continuing the " << (continued ? o.objective : "prior") << " model " << o.init
+              << " from its step " << init_step
               << " with its EMA weights as the weights and a fresh optimizer state, data order and generators\n";
   } else if (o.resume && root) {
     std::cerr << "eps image train: no checkpoint in " << out.string() << "; starting from step 0\n";
@@ -689,7 +709,8 @@ void add_image_command(CLI::App& app) {
   t->add_option("--sigma-y", o->sigma_y, "Measurement noise of the training tasks");
   t->add_option("--init", o->init,
                 "model.pt of a prior: to fine-tune (eps, palette; the network's architecture is the prior's), or "
-                "to continue (prior: from the model's step and EMA weights, with a fresh optimizer)");
+                "to continue (a prior, or a model of this run's objective, tasks and sigma_y: from the model's step "
+                "and EMA weights, with a fresh optimizer)");
   t->add_flag("--from-scratch", o->from_scratch, "Train eps or palette from random weights instead of --init");
   t->add_option("--output", o->output, "What the network predicts: x0 (EDM preconditioning) or velocity")
       ->check(CLI::IsMember({"x0", "velocity"}));
