@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "eps/networks/model.hpp"
 
+#include <caffe2/serialize/versions.h>
 #include <torch/script.h>
 
 #include <algorithm>
@@ -197,6 +198,9 @@ Contract contract_of(const json& config) {
   c.sigma_data = config.value("sigma_data", 0.5);
   return c;
 }
+
+static_assert(kMaxTorchFileFormat == caffe2::serialize::kMaxSupportedFileFormatVersion,
+              "zip_problem's newest file format must be LibTorch's");
 
 /// What LibTorch's error on loading a module means for the user.
 [[noreturn]] void torchscript_error(const std::filesystem::path& path, const std::string& what) {

@@ -277,6 +277,9 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
   }
   if (cd_off > b.size() || cd_size > b.size() - cd_off) return "corrupt file (the central directory lies outside it)";
   std::size_t at = static_cast<std::size_t>(cd_off);
+  std::string folder;
+  std::optional<std::string> version, data_version;
+  if (entries == 0) return "corrupt file (the zip archive has no entries)";
   for (std::uint64_t e = 0; e < entries; ++e) {
     if (at + 46 > b.size() || !sig(at, 0x02014b50u))
       return "corrupt file (central directory entry " + std::to_string(e) + " is damaged)";
@@ -343,6 +346,14 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
     }
     if (got != crc)
       return "corrupt file (entry '" + name + "' fails its CRC-32 check: its bytes changed after it was written)";
+    // What LibTorch's reader checks once the zip directory is read (a throw there leaks its zip state): the
+    // first entry names the archive's folder, which holds the file format version.
+    if (e == 0) folder = name.substr(0, name.find('/'));
+    if (e == 0 && name.find('/') == std::string::npos)
+      return "corrupt file (its first entry '" + name + "' is not in the archive's folder)";
+    if (name == folder + "/version" || name == folder + "/.data/version")
+      (name == folder + "/version" ? version : data_version) =
+          method == 0 ? b.substr(data, static_cast<std::size_t>(csize)) : inflated;
     // eps's own archives: the module code must be declarations and the pickles LibTorch's opcodes.
     const auto ends_with = [&](std::string_view tail) {
       return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
@@ -359,6 +370,20 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
     }
     at += 46 + nlen + xlen + clen;
   }
+  // LibTorch reads .data/version where it exists, else version: a decimal number in [1, kMaxTorchFileFormat].
+  const std::optional<std::string>& v = data_version ? data_version : version;
+  if (!v) return "corrupt file (no file format version: '" + folder + "/version' is missing)";
+  std::size_t i = v->find_first_not_of(" \t\n\r");
+  std::uint64_t n = 0;
+  bool digits = false;
+  for (; i < v->size() && (*v)[i] >= '0' && (*v)[i] <= '9' && n <= 1000; ++i, digits = true)
+    n = n * 10 + static_cast<std::uint64_t>((*v)[i] - '0');
+  if (!digits) return "corrupt file (its file format version is not a number)";
+  if (n > kMaxTorchFileFormat)
+    return "it was saved by a PyTorch newer than LibTorch 1.13 reads (file format version " +
+           (n > 1000 ? std::string("over 1000") : std::to_string(n)) + ", LibTorch 1.13 reads up to " +
+           std::to_string(kMaxTorchFileFormat) + "): export it with torch 1.13";
+  if (n < 1) return "corrupt file (file format version 0)";
   return std::nullopt;
 }
 

@@ -40,6 +40,7 @@ namespace fs = std::filesystem;
 /// The input being run, written to crash-input when the process dies on it (a sanitizer report, an escaping
 /// exception), so that a finding becomes a regression input.
 const std::string* current = nullptr;
+#if !defined(__SANITIZE_ADDRESS__)
 /// On a fatal signal (an unsanitized build): the input to crash-input with async-signal-safe calls, then die.
 void on_signal(int sig) {
   if (current) {
@@ -54,6 +55,7 @@ void on_signal(int sig) {
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
+#endif
 void keep_current() {
   if (!current) return;
   std::ofstream keep("crash-input", std::ios::binary);

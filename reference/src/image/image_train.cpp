@@ -484,9 +484,13 @@ int train(TrainOptions o) {
   if (root)
     std::cerr << "eps image train: " << o.objective << " U-Net (" << r.net->config().in_channels << " input channels, "
               << r.net->parameter_count() << " parameters"
-              << (o.init.empty() ? (o.conditional() ? ", from scratch" : "") : ", fine-tuned from " + o.init) << "); "
-              << n_train << " training and " << data.val.size(0) << " validation images; schedule " << o.schedule
-              << ", output " << o.output << "; device " << run_device << "; " << at::get_num_threads() << " threads"
+              << (o.init.empty() ? (o.conditional() ? ", from scratch" : "")
+                  : (continued || !o.conditional())
+                      ? ", continuing " + o.init + " from step " + std::to_string(init_step)
+                      : ", fine-tuned from " + o.init)
+              << "); " << n_train << " training and " << data.val.size(0) << " validation images; schedule "
+              << o.schedule << ", output " << o.output << "; device " << run_device << "; " << at::get_num_threads()
+              << " threads"
               << (env.world_size > 1 ? "; process " + std::to_string(env.rank) + " of " + std::to_string(env.world_size)
                                      : std::string())
               << "\n";
@@ -569,16 +573,20 @@ int train(TrainOptions o) {
       {"parameters", r.net->parameter_count()},
       {"weights_hash", weights_hash(*r.net)},
       {"ema_hash", weights_hash(*eval_net)},
-      {"final_val_loss", r.log.empty() ? 0.0 : r.log.back().val_loss},
+      {"final_val_loss", r.log.empty() ? json(nullptr) : json(r.log.back().val_loss)},
       {"data_hash", data.hash},
       {"processes", env.world_size},
       {"seconds_this_session", secs},
       {"images_per_second_this_session", r.step > first ? double((r.step - first) * o.batch) / secs : 0.0}};
   write_file_atomic(out / "train.json", summary.dump(2) + "\n");
   std::cout << "trained " << r.step << " steps (" << r.step - first << " in this session, " << std::setprecision(3)
-            << secs << " s); validation loss (EMA) " << summary["final_val_loss"].get<double>() << "\nwrote "
-            << ckpt.string() << ", " << (out / "model.pt").string() << ", " << (out / "loss.csv").string() << ", "
-            << (out / "train.json").string() << "\n";
+            << secs << " s); validation loss (EMA) ";
+  if (r.log.empty())
+    std::cout << "not measured (no step logged)";
+  else
+    std::cout << r.log.back().val_loss;
+  std::cout << "\nwrote " << ckpt.string() << ", " << (out / "model.pt").string() << ", " << (out / "loss.csv").string()
+            << ", " << (out / "train.json").string() << "\n";
   return 0;
 }
 

@@ -22,7 +22,15 @@ namespace eps::networks {
 /// code; and the pickles (*.pkl) must walk as the protocol-2 opcodes LibTorch writes, with memo indices no
 /// larger than the opcodes before them (its unpickler sizes the memo by the index it reads: one changed byte
 /// asked for 3.6 GB; tests/fuzz/regressions/part). Bounds-checked on any input.
+/// What LibTorch's reader refuses after reading the zip directory — no entries, a first entry outside a folder, a
+/// missing or unreadable `<folder>/version` (or `.data/version`), a version outside [1, kMaxTorchFileFormat]
+/// ("saved by a PyTorch newer than LibTorch 1.13 reads") — is named here too: LibTorch leaks its zip state when
+/// it throws there.
 std::optional<std::string> zip_problem(const std::string& bytes, bool declarative_code = false);
+
+/// The newest file format LibTorch 1.13 reads (caffe2::serialize::kMaxSupportedFileFormatVersion; model.cpp
+/// checks that the two agree).
+inline constexpr std::uint64_t kMaxTorchFileFormat = 10;
 
 /// CRC-32 (IEEE 802.3, the zip format's) of n bytes.
 std::uint32_t crc32(const unsigned char* p, std::size_t n);
