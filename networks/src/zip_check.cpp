@@ -348,12 +348,18 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
       return "corrupt file (entry '" + name + "' fails its CRC-32 check: its bytes changed after it was written)";
     // What LibTorch's reader checks once the zip directory is read (a throw there leaks its zip state): the
     // first entry names the archive's folder, which holds the file format version.
-    if (e == 0) folder = name.substr(0, name.find('/'));
-    if (e == 0 && name.find('/') == std::string::npos)
-      return "corrupt file (its first entry '" + name + "' is not in the archive's folder)";
-    if (name == folder + "/version" || name == folder + "/.data/version")
-      (name == folder + "/version" ? version : data_version) =
-          method == 0 ? b.substr(data, static_cast<std::size_t>(csize)) : inflated;
+    const std::string_view content =
+        method == 0 ? std::string_view(b).substr(data, static_cast<std::size_t>(csize)) : std::string_view(inflated);
+    if (e == 0) {
+      const std::size_t slash = name.find('/');
+      if (slash == std::string::npos)
+        return "corrupt file (its first entry '" + name + "' is not in the archive's folder)";
+      folder = name.substr(0, slash);
+    }
+    if (name == folder + "/version")
+      version = std::string(content);
+    else if (name == folder + "/.data/version")
+      data_version = std::string(content);
     // eps's own archives: the module code must be declarations and the pickles LibTorch's opcodes.
     const auto ends_with = [&](std::string_view tail) {
       return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
@@ -361,9 +367,7 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
     const bool code = name.find("/code/") != std::string::npos && ends_with(".py");
     const bool pickle = ends_with(".pkl");
     if (declarative_code && (code || pickle)) {
-      const std::string_view text =
-          method == 0 ? std::string_view(b).substr(data, static_cast<std::size_t>(csize)) : std::string_view(inflated);
-      if (const auto where = code ? code_problem(text) : pickle_problem(text))
+      if (const auto where = code ? code_problem(content) : pickle_problem(content))
         return "corrupt file (entry '" + name + "', " + *where +
                (code ? ": not the module declarations eps writes; a file eps wrote was altered)"
                      : ": not a pickle eps writes; a file eps wrote was altered)");

@@ -73,9 +73,19 @@ struct TrainOptions {
   bool conditional() const { return objective != "prior"; }
 };
 
+/// The canonical names of the run's --tasks (as the configuration records them).
+std::vector<std::string> task_names(const TrainOptions& o) {
+  std::vector<std::string> names;
+  for (Task t : tasks_from_flag(o.tasks)) names.emplace_back(to_string(t));
+  return names;
+}
+
 /// The training configuration: what a checkpoint must match to be resumed, and what a model file records.
 /// A prior's keys are those of the first version of this program (so that its checkpoints still resume).
-json config_of(const TrainOptions& o, const std::string& init_hash, std::int64_t init_step) {
+/// `origin` is engaged for a continued conditional model: the prior it was fine-tuned from (recorded as init),
+/// while init_hash and init_step name the model it continues.
+json config_of(const TrainOptions& o, const std::string& init_hash, std::int64_t init_step,
+               const std::optional<std::string>& origin) {
   json c = {{"model", "unet"},
             {"objective", o.conditional() ? o.objective : "edm_prior"},
             {"schedule", o.schedule},
@@ -100,11 +110,13 @@ json config_of(const TrainOptions& o, const std::string& init_hash, std::int64_t
     c["init_step"] = init_step;
   }
   if (o.conditional()) {
-    std::vector<std::string> names;
-    for (Task t : tasks_from_flag(o.tasks)) names.emplace_back(to_string(t));
-    c["tasks"] = names;
+    c["tasks"] = task_names(o);
     c["sigma_y"] = o.sigma_y;
-    c["init"] = o.from_scratch ? std::string("scratch") : init_hash;
+    c["init"] = o.from_scratch ? std::string("scratch") : origin ? *origin : init_hash;
+    if (origin) {  // provenance: the model it continues, at which step
+      c["continues"] = init_hash;
+      c["init_step"] = init_step;
+    }
   }
   return c;
 }
@@ -358,8 +370,9 @@ int train(TrainOptions o) {
 
   // The network: a prior to fine-tune (its architecture, its EMA weights, conv_in widened), or new weights.
   Run r;
-  std::string init_hash, origin;  // origin: the prior a continued conditional model was fine-tuned from
-  std::int64_t init_step = 0;     // a continued model: the step of the model it continues
+  std::string init_hash;
+  std::optional<std::string> origin;  // a continued conditional model: the prior it was fine-tuned from
+  std::int64_t init_step = 0;         // a continued model: the step of the model it continues
   bool continued = false;
   at::manual_seed(o.seed);  // the initial weights
   if (!o.init.empty()) {
@@ -369,12 +382,11 @@ int train(TrainOptions o) {
     // model.pt, with a fresh optimizer): the same tasks and measurement noise, its weights as they are.
     continued = o.conditional() && pc.value("objective", "") == o.objective;
     if (continued) {
-      std::vector<std::string> names;
-      for (Task t : tasks_from_flag(o.tasks)) names.emplace_back(to_string(t));
-      EPS_CHECK(pc.value("tasks", std::vector<std::string>{}) == names && pc.value("sigma_y", -1.0) == o.sigma_y,
-                value_error, "--init '", o.init, "' is a ", o.objective, " model of tasks ",
-                pc.value("tasks", json::array()).dump(), " at sigma_y ", pc.value("sigma_y", -1.0),
-                "; continuing it needs the same --tasks and --sigma-y");
+      EPS_CHECK(
+          pc.value("tasks", std::vector<std::string>{}) == task_names(o) && pc.value("sigma_y", -1.0) == o.sigma_y,
+          value_error, "--init '", o.init, "' is a ", o.objective, " model of tasks ",
+          pc.value("tasks", json::array()).dump(), " at sigma_y ", pc.value("sigma_y", -1.0),
+          "; continuing it needs the same --tasks and --sigma-y");
       origin = pc.value("init", "");
     }
     EPS_CHECK(continued || pc.value("objective", "") == "edm_prior", value_error, "--init '", o.init, "' is a ",
@@ -407,12 +419,7 @@ int train(TrainOptions o) {
     for (auto& p : r.net->parameters())
       if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
   }
-  json config = config_of(o, init_hash, init_step);
-  if (continued) {  // provenance: the prior it was fine-tuned from, and the model it continues at which step
-    config["init"] = origin;
-    config["continues"] = init_hash;
-    config["init_step"] = init_step;
-  }
+  const json config = config_of(o, init_hash, init_step, origin);
   json model_config = config;
   model_config["network"] = to_json(r.net->config());
 
