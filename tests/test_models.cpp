@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "eps/backends/torch_autograd.hpp"
@@ -34,9 +35,12 @@ std::string models_dir() {
   return d;
 }
 
-/// Rewrites the data of a zip archive's "…/version" entry (stored, same length) and repairs its CRC-32 in the
-/// local header and the central directory.
-bool rewrite_version(std::string& b, const std::string& v) {
+/// Damage done to a zip archive's entries where LibTorch's reader throws after reading the zip directory (and
+/// leaks its zip state): `version` rewrites the data of the "…/version" entry (same length, CRC-32 repaired in
+/// the local header and the central directory); `encrypt` sets its "encrypted" flag; `nul_folder` puts a NUL
+/// byte in the folder part of every name; `upper_version` renames it "…/VERSION" (which LibTorch still finds:
+/// its lookups ignore case). False if the archive has no version entry.
+bool damage(std::string& b, const std::string& how, const std::string& version = {}) {
   const auto le = [&](std::size_t at, int n) {
     std::size_t x = 0;
     for (int i = n - 1; i >= 0; --i) x = (x << 8) | static_cast<unsigned char>(b[at + std::size_t(i)]);
@@ -47,22 +51,32 @@ bool rewrite_version(std::string& b, const std::string& v) {
   };
   const std::size_t eocd = b.rfind(std::string("PK\x05\x06", 4));
   if (eocd == std::string::npos) return false;
+  bool found = false;
   std::size_t c = le(eocd + 16, 4);
   for (std::size_t e = 0, n = le(eocd + 10, 2); e < n; ++e) {
     const std::size_t nlen = le(c + 28, 2), size = le(c + 20, 4), local = le(c + 42, 4);
     const std::string name = b.substr(c + 46, nlen);
-    if (name.size() >= 8 && name.compare(name.size() - 8, 8, "/version") == 0 && size >= v.size()) {
-      const std::size_t data = local + 30 + le(local + 26, 2) + le(local + 28, 2);
-      std::string content = v + std::string(size - v.size(), '\n');
-      b.replace(data, size, content);
-      const std::uint32_t crc = networks::crc32(reinterpret_cast<const unsigned char*>(b.data()) + data, size);
-      put32(local + 14, crc);
-      put32(c + 16, crc);
-      return true;
+    if (how == "nul_folder") {
+      b[c + 46 + 1] = b[local + 30 + 1] = '\0';
+      found = true;
+    }
+    if (name.size() >= 8 && name.compare(name.size() - 8, 8, "/version") == 0) {
+      found = true;
+      if (how == "encrypt") b[c + 8] = static_cast<char>(b[c + 8] | 1);
+      if (how == "upper_version")
+        for (std::size_t at : {c + 46, local + 30}) b.replace(at + nlen - 7, 7, "VERSION");
+      if (how == "version") {
+        if (size < version.size()) return false;
+        const std::size_t data = local + 30 + le(local + 26, 2) + le(local + 28, 2);
+        b.replace(data, size, version + std::string(size - version.size(), '\n'));
+        const std::uint32_t crc = networks::crc32(reinterpret_cast<const unsigned char*>(b.data()) + data, size);
+        put32(local + 14, crc);
+        put32(c + 16, crc);
+      }
     }
     c += 46 + nlen + le(c + 30, 2) + le(c + 32, 2);
   }
-  return false;
+  return found;
 }
 
 const std::vector<std::string> kNames{"ve_x0_traced",  "ve_x0_scripted", "vp_linear_eps",      "vp_cosine_v_01",
@@ -177,18 +191,24 @@ TEST_CASE("models: bad contracts and bad modules are named errors") {
   CHECK(message(work / "m.pt").find("without a contract") != std::string::npos);
   // A module whose output is not finite.
   CHECK(message(fs::path(dir) / "nan_output.pt").find("non-finite") != std::string::npos);
-  // File format versions LibTorch 1.13 refuses after reading the zip directory (where it leaks its zip state),
-  // each with a contract beside it: the "…/version" entry rewritten, CRC repaired; named before LibTorch reads.
-  for (const auto& [version, expected] : {std::pair<std::string, std::string>{"99", "newer than LibTorch 1.13"},
-                                          std::pair<std::string, std::string>{"0", "file format version 0"},
-                                          std::pair<std::string, std::string>{"x", "version is not a number"}}) {
+  // What LibTorch 1.13 refuses after reading the zip directory (where it leaks its zip state), each with a
+  // contract beside it: named before LibTorch reads. File format versions (the "…/version" entry rewritten),
+  // an encrypted version entry, a NUL byte in the folder's name; a version entry named in upper case loads.
+  for (const auto& [how, version, expected] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"version", "99", "newer than LibTorch 1.13"},
+           {"version", "0", "file format version 0"},
+           {"version", "x", "version is not a number"},
+           {"encrypt", "", "version' is encrypted or patch data"},
+           {"nul_folder", "", "central directory entry 0 holds a NUL byte"},
+           {"upper_version", "", "(loaded)"}}) {
     std::ifstream in(fs::path(dir) / "ve_x0_traced.pt", std::ios::binary);
     std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    REQUIRE(rewrite_version(b, version));
-    std::ofstream(work / "bad_version.pt", std::ios::binary) << b;
-    std::ofstream((work / "bad_version.pt").string() + ".json")
+    REQUIRE(damage(b, how, version));
+    std::ofstream(work / "damaged.pt", std::ios::binary) << b;
+    std::ofstream((work / "damaged.pt").string() + ".json")
         << R"({"predicts": "x0", "schedule": "ve_edm", "time": "sigma", )" + shape + "}";
-    const std::string msg = message(work / "bad_version.pt");
+    const std::string msg = message(work / "damaged.pt");
+    CAPTURE(how);
     CAPTURE(msg);
     CHECK(msg.find(expected) != std::string::npos);
   }

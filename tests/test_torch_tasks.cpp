@@ -135,6 +135,22 @@ TEST_CASE("tasks: the training and evaluation distributions of docs/training.md 
   CHECK((centre == 0).sum().item<std::int64_t>() == 14 * 14);
   CHECK(centre[7][7].item<double>() == 0.0);
   CHECK(centre[6][6].item<double>() == 1.0);
+  // With box_eval_drawn, the evaluation draws one box per image from the training distribution (`eps image
+  // eval --box drawn`): 64 boxes, each one rectangle with sides in [7, 14], not all the centred one.
+  TaskSettings drawn_settings;
+  drawn_settings.box_eval_drawn = true;
+  TaskSampler<at::Tensor> drawn(kImage, {Task::box_inpainting}, 4, drawn_settings);
+  const at::Tensor dm = std::get<Mask<at::Tensor>>(drawn.evaluation(Task::box_inpainting, like, 64)).mask();
+  REQUIRE(dm.size(0) == 64);
+  std::int64_t centred = 0;
+  for (std::int64_t i = 0; i < 64; ++i) {
+    const at::Tensor m = dm[i][0];
+    const std::int64_t h = (m == 0).any(1).sum().item<std::int64_t>(), w = (m == 0).any(0).sum().item<std::int64_t>();
+    CHECK((h >= 7 && h <= 14 && w >= 7 && w <= 14));
+    CHECK((m == 0).sum().item<std::int64_t>() == h * w);
+    centred += at::equal(m, centre) ? 1 : 0;
+  }
+  CHECK(centred < 4);  // the centred 14 x 14 box is one of 8 x 8 sizes, at one of several places
 
   TaskSampler<at::Tensor> motion(kImage, {Task::motion_deblur}, 5);
   const Blur<at::Tensor> mb = std::get<Blur<at::Tensor>>(motion.draw(like, 16).second);

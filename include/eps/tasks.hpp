@@ -66,6 +66,8 @@ struct TaskSettings {
   std::vector<double> motion_lengths{3, 4, 5, 6, 7};  ///< motion deblur: length drawn from these (pixels) ...
   index_t motion_size = 7;                            ///< ... in a kernel of this size; angle ~ U[0°, 180°)
   double motion_eval_length = 5;                      ///< evaluation length; angle still random per image
+  bool box_eval_drawn =
+      false;  ///< box inpainting, evaluation: a box per image drawn as in training, not the centred one
 
   void validate(const ImageShape& s) const {
     constexpr const char* where = "eps::TaskSettings";
@@ -115,8 +117,9 @@ class TaskSampler {
   }
 
   /// The evaluation operator of task `t` for `batch` images (docs/training.md §5): 70 % of pixels missing,
-  /// the centred box of half the side, the same pooling and Gaussian kernel, motion of the evaluation length
-  /// at a random angle. Draws from this sampler's generator.
+  /// the centred box of half the side (or, with `box_eval_drawn`, a box per image from the training
+  /// distribution), the same pooling and Gaussian kernel, motion of the evaluation length at a random angle.
+  /// Draws from this sampler's generator.
   TaskOperator<T> evaluation(Task t, const T& like, index_t batch) {
     EPS_CHECK(batch >= 1, value_error, "eps::TaskSampler::evaluation: batch must be >= 1, got ", batch);
     return make(t, like, batch, true);
@@ -155,7 +158,7 @@ class TaskSampler {
         return Mask<T>(like, m, shape);
       }
       case Task::box_inpainting: {
-        if (eval) return Mask<T>(like, centered_box_mask(shape_), shape);
+        if (eval && !c.box_eval_drawn) return Mask<T>(like, centered_box_mask(shape_), shape);
         std::vector<double> m;
         for (index_t b = 0; b < batch; ++b) {
           const std::vector<double> one = random_box_mask(shape_, gen_);

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +37,12 @@ std::uint64_t le(const std::string& b, std::size_t at, int bytes) {
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
+/// ASCII lower case, as miniz compares entry names (LibTorch's lookups are case-insensitive).
+std::string lower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
 bool is_ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 /// Consumes `word` at `p` of `s`.
@@ -279,6 +287,7 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
   std::size_t at = static_cast<std::size_t>(cd_off);
   std::string folder;
   std::optional<std::string> version, data_version;
+  std::set<std::string> names;  // lower case: miniz finds an entry by its name in any case
   if (entries == 0) return "corrupt file (the zip archive has no entries)";
   for (std::uint64_t e = 0; e < entries; ++e) {
     if (at + 46 > b.size() || !sig(at, 0x02014b50u))
@@ -291,6 +300,17 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
     if (at + 46 + nlen + xlen + clen > b.size())
       return "corrupt file (central directory entry " + std::to_string(e) + " is cut)";
     const std::string name = b.substr(at + 46, nlen);
+    // LibTorch looks entries up by C string, in any case (miniz): a NUL in a name cuts its lookups short, and two
+    // names equal but for case leave which one it reads to miniz's search. eps writes neither.
+    if (name.find('\0') != std::string::npos)
+      return "corrupt file (the name of central directory entry " + std::to_string(e) + " holds a NUL byte)";
+    if (!names.insert(lower(name)).second) return "corrupt file (two entries are named '" + name + "')";
+    // Encrypted, patch or masked entries: miniz refuses to read them (eps's writers never set these flags).
+    if (const std::uint64_t flags = le(b, at + 8, 2); flags & 0x2061u) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "%04x", static_cast<unsigned>(flags));
+      return "entry '" + name + "' is encrypted or patch data (zip flags 0x" + hex + "; eps reads plain entries)";
+    }
     // Zip64 sizes and offset live in the extra field (id 1), in this order, for the fields set to all ones.
     for (std::size_t x = at + 46 + nlen; x + 4 <= at + 46 + nlen + xlen;) {
       const std::uint64_t id = le(b, x, 2), len = le(b, x + 2, 2);
@@ -356,9 +376,9 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
         return "corrupt file (its first entry '" + name + "' is not in the archive's folder)";
       folder = name.substr(0, slash);
     }
-    if (name == folder + "/version")
+    if (lower(name) == lower(folder) + "/version")
       version = std::string(content);
-    else if (name == folder + "/.data/version")
+    else if (lower(name) == lower(folder) + "/.data/version")
       data_version = std::string(content);
     // eps's own archives: the module code must be declarations and the pickles LibTorch's opcodes.
     const auto ends_with = [&](std::string_view tail) {

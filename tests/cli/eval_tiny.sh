@@ -4,8 +4,8 @@
 # written with its columns (table as Markdown, CSV and JSON; a labelled grid and its legend per task; PSNR and
 # FD against NFE per task and the cost plot), that every row holds finite metrics, that a second run reuses
 # every method's samples and reproduces results.csv, that --set and a tuned file reach the methods, that
-# `eps image tune` writes a file eval reads, that the validation split and --first select other images,
-# and that bad input is a named error.
+# `eps image tune` writes a file eval reads, that the validation split, --first and --box drawn select other
+# images or boxes, and that bad input is a named error.
 # Usage: eval_tiny.sh EPS_BINARY IMAGE_TEST_DIR WORK_DIR
 set -euo pipefail
 eps=$1 img=$2 work=$3
@@ -102,6 +102,11 @@ b=$(grep "^box_inpainting,pinv" "$work/val/results.csv" | cut -d, -f7)
 c=$(grep "^box_inpainting,pinv" "$work/first2/results.csv" | cut -d, -f7)
 [ "$a" != "$b" ] && [ "$a" != "$c" ] || { echo "--split val / --first gave the same PSNR as the test images: $a $b $c"; exit 1; }
 grep -q "^box_inpainting,pinv,.*,val,0," "$work/val/results.csv" || { echo "results.csv does not say split val"; exit 1; }
+# --box drawn: boxes from the training distribution on the same images (another A†y), said in results.json.
+"$eps" "${base[@]}" --tasks box_inpainting --methods pinv --box drawn --no-cost --out "$work/drawn" > /dev/null
+d=$(grep "^box_inpainting,pinv" "$work/drawn/results.csv" | cut -d, -f7)
+[ "$a" != "$d" ] || { echo "--box drawn gave the centred box's PSNR: $a"; exit 1; }
+grep -q '"box": "drawn"' "$work/drawn/results.json" || { echo "results.json does not say box drawn"; exit 1; }
 # One image: no Fréchet distance (it needs two), and no FD plot, but everything else.
 "$eps" image eval --models "$work/models" --prior "$img/linear/model.pt" --classifier "$img/cls/whole/classifier.pt" \
   --images 1 --seeds 1 --fd-reference 64 --threads 1 --tasks box_inpainting --methods pinv,zero_shot --prior-nfe 2 \
@@ -113,7 +118,7 @@ set +e
 "$eps" image eval --methods eps,magic --out "$work/bad" > /dev/null 2> "$work/err.txt"; code=$?
 set -e
 [ $code -eq 2 ] && grep -q "unknown method 'magic'" "$work/err.txt" || { echo "bad --methods: code $code"; cat "$work/err.txt"; exit 1; }
-for bad in "--set dps.zeta=nan" "--set dps.step=1" "--set dps" "--split train" "--tuned $work/first.csv"; do
+for bad in "--set dps.zeta=nan" "--set dps.step=1" "--set dps" "--split train" "--box square" "--tuned $work/first.csv"; do
   set +e
   "$eps" "${args[@]}" $bad > /dev/null 2> "$work/err.txt"; code=$?
   set -e

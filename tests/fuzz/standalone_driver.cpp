@@ -4,9 +4,12 @@
 // UBSan in the dev preset), and every target on a machine without clang. No coverage guidance: it mutates the
 // seed corpus at random — bit flips, byte values, truncations, and, for zip archives, edits inside one entry
 // with its CRC-32 repaired, so that inputs pass the zip check and reach LibTorch's reader and the fields eps reads.
-//   driver [-runs=N] [-max_total_time=S] [-timeout=S] [-seed=K] CORPUS_DIR_OR_FILE...
+//   driver [-runs=N] [-max_total_time=S] [-timeout=S] [-seed=K] [-detect_leaks=1] CORPUS_DIR_OR_FILE...
 // Exit 0 after the runs; a crash, a sanitizer report or an escaping exception ends the process, and the input
 // is written to crash-input in the working directory (a regression case for tests/fuzz/regressions/).
+// LeakSanitizer checks at exit; -detect_leaks=1 (ASan builds) also checks after every input that left more
+// heap allocated than before it (libFuzzer's rule: a heap scan only then), which names the input that leaked
+// (leak-input).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -31,6 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
 #if defined(__SANITIZE_ADDRESS__)
 extern "C" void __sanitizer_set_death_callback(void (*)(void));
+extern "C" int __lsan_do_recoverable_leak_check();
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace {
@@ -142,6 +147,7 @@ int main(int argc, char** argv) {
   long runs = -1;
   double max_time = 10, timeout = 1200, slowest = 0;  // seconds; libFuzzer's defaults for -timeout
   std::uint64_t seed = 1;
+  bool leaks_per_input = false;
   std::vector<std::string> corpus;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -153,6 +159,8 @@ int main(int argc, char** argv) {
       timeout = std::stod(a.substr(9));
     else if (a.rfind("-seed=", 0) == 0)
       seed = std::stoull(a.substr(6));
+    else if (a.rfind("-detect_leaks=", 0) == 0)
+      leaks_per_input = a.substr(14) == "1";
     else if (fs::is_directory(a))
       for (const auto& f : fs::directory_iterator(a)) corpus.push_back(f.path().string());
     else if (fs::exists(a))
@@ -186,10 +194,29 @@ int main(int argc, char** argv) {
     keep_current();
     std::abort();
   });
-  for (const auto& s : seeds) {
-    current = &s;
-    LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
-  }
+  // One input through the target; with -detect_leaks=1, a leak check after it if the heap grew (the leaking
+  // input kept).
+  const auto run = [&](const std::string& in) {
+    current = &in;
+#if defined(__SANITIZE_ADDRESS__)
+    const std::size_t before = __sanitizer_get_current_allocated_bytes();
+#endif
+    LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
+#if defined(__SANITIZE_ADDRESS__)
+    if (leaks_per_input && __sanitizer_get_current_allocated_bytes() > before &&
+        __lsan_do_recoverable_leak_check() != 0) {
+      std::ofstream("leak-input", std::ios::binary).write(in.data(), static_cast<std::streamsize>(in.size()));
+      std::cerr << "driver: the input above leaked; it is in leak-input (" << in.size() << " bytes)\n";
+      std::_Exit(1);  // not exit: LeakSanitizer's own check at exit would report the same leak again
+    }
+#else
+    if (leaks_per_input) {
+      std::cerr << "driver: -detect_leaks=1 needs a build with AddressSanitizer\n";
+      std::exit(2);
+    }
+#endif
+  };
+  for (const auto& s : seeds) run(s);
   std::mt19937_64 g(seed);
   const auto t0 = std::chrono::steady_clock::now();
   long n = 0;
@@ -199,9 +226,8 @@ int main(int argc, char** argv) {
     if (runs < 0 && el >= max_time) break;
     std::string in = mutate(seeds[std::uniform_int_distribution<std::size_t>(0, seeds.size() - 1)(g)], g);
     if (std::uniform_int_distribution<int>(0, 3)(g) == 0) in = mutate(std::move(in), g);
-    current = &in;
     const auto t1 = std::chrono::steady_clock::now();
-    LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
+    run(in);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     if (dt > slowest) {
       slowest = dt;

@@ -46,7 +46,7 @@ enum class Split { test, val };
 
 struct EvalOptions {
   std::string models = "models", prior, eps, palette, classifier, tuned, out = "runs/eval", device = "cpu",
-              data = kFashionMnistDir;
+              data = kFashionMnistDir, box = "centred";
   std::vector<std::string> tasks{"all"}, methods{"all"}, settings;
   Split split = Split::test;
   std::int64_t first = 0, images = 4, seeds = 2, batch = 32, fd_reference = 10000, grid_images = 8;

@@ -159,16 +159,18 @@ Tn sample_batch(const Run& r, Context& c, const TaskData& td, const Op& A, const
 }
 
 json run_config(const EvalOptions& o, const at::Device& device) {
-  return {{"split", to_string(o.split)},
-          {"first", o.first},
-          {"images", o.images},
-          {"seeds", o.seeds},
-          {"batch", o.batch},
-          {"sigma_y", o.sigma_y},
-          {"seed", o.seed},
-          {"sigma_max", o.sigma_max},
-          {"device", device.str()},
-          {"threads", at::get_num_threads()}};
+  json c = {{"split", to_string(o.split)},
+            {"first", o.first},
+            {"images", o.images},
+            {"seeds", o.seeds},
+            {"batch", o.batch},
+            {"sigma_y", o.sigma_y},
+            {"seed", o.seed},
+            {"sigma_max", o.sigma_max},
+            {"device", device.str()},
+            {"threads", at::get_num_threads()}};
+  if (o.box != "centred") c["box"] = o.box;  // only then: the parts of runs before the flag stay valid
+  return c;
 }
 
 namespace {
@@ -191,7 +193,10 @@ json part_key(const Run& r, Context& c, const TaskData& td) {
 
 Part run_method(const Run& r, Context& c, const TaskData& td) {
   const EvalOptions& o = c.o;
-  const fs::path path = fs::path(o.out) / "parts" / to_string(o.split) / to_string(td.task) / (r.id() + ".pt");
+  // Drawn boxes (--box drawn) keep parts of their own beside the centred box's.
+  const std::string folder =
+      to_string(td.task) + std::string(o.box == "drawn" && td.task == Task::box_inpainting ? "_drawn" : "");
+  const fs::path path = fs::path(o.out) / "parts" / to_string(o.split) / folder / (r.id() + ".pt");
   const json key = part_key(r, c, td);
   const std::int64_t n = o.images, k = o.seeds, per = std::max<std::int64_t>(1, o.batch / k);
   if (!o.fresh)
