@@ -2,10 +2,15 @@
 """One wide Markdown table (a row per method run, a column per task) from `eps image eval`'s results.json.
 
     python3 scripts/eval_table.py runs/eval/results.json [--metric psnr] [--compare OTHER/results.json]
+    python3 scripts/eval_table.py runs/eval/results.json --paired eps_multitask@20 [--metric ssim]
 
 Each cell is the metric's mean ± its standard error over images; with --compare, the cell of the same method
 and task in OTHER follows after " / " (a before/after table). The best mean per task is in bold (the largest
-for PSNR/SSIM, the smallest for CRPS/FD; none for consistency, whose target is σ_y). Standard library only (any python3).
+for PSNR/SSIM, the smallest for CRPS/FD; none for consistency, whose target is σ_y).
+With --paired REF (PSNR or SSIM), each cell is the mean over images of (REF − method) ± the standard error of
+those differences: every method restores the same images from the same measurements, so the differences pair,
+and their standard error is the one that says whether REF is ahead (results.json's per_image values).
+Standard library only (any python3).
 """
 import argparse
 import json
@@ -36,7 +41,10 @@ def main():
     p.add_argument("--metric", default="psnr")
     p.add_argument("--precision", type=int, default=None)
     p.add_argument("--compare", help="a second results.json (a cell's value there follows after ' / ')")
+    p.add_argument("--paired", metavar="REF", help="a method run: cells are REF − method, paired over images")
     a = p.parse_args()
+    if a.paired and a.compare:
+        sys.exit("eval_table.py: --paired and --compare do not combine")
     try:
         doc = json.load(open(a.results))
         other = json.load(open(a.compare)) if a.compare else None
@@ -45,6 +53,9 @@ def main():
     rows = doc["rows"]
     if not rows or a.metric not in rows[0]:
         sys.exit(f"eval_table.py: no metric '{a.metric}' in {a.results} (it has: {', '.join(rows[0]) if rows else 'no rows'})")
+    if a.paired:
+        paired(rows, a)
+        return
     prec = a.precision if a.precision is not None else (3 if a.metric in ("ssim", "ssim_mean", "consistency") else 2)
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     labels = list(dict.fromkeys(r["method"] for r in rows))
@@ -72,6 +83,40 @@ def main():
                 om = cell(oby[(m, t)], a.metric) if (m, t) in oby else (None, None)
                 c += " / " + text(om[0], om[1], prec)
             cells.append(c)
+        print(f"| {m} | " + " | ".join(cells) + " |")
+
+
+def paired(rows, a):
+    """The table of REF − method per task, mean ± standard error over the images' paired differences."""
+    if a.metric not in ("psnr", "ssim"):
+        sys.exit(f"eval_table.py: --paired compares psnr or ssim (per image), not '{a.metric}'")
+    if "per_image" not in rows[0]:
+        sys.exit("eval_table.py: --paired needs per-image values (results.json of eps image eval from 2026-12-03 on)")
+    prec = a.precision if a.precision is not None else (3 if a.metric == "ssim" else 2)
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    labels = list(dict.fromkeys(r["method"] for r in rows))
+    by = {(r["method"], r["task"]): r["per_image"][a.metric] for r in rows}
+    if not any(m == a.paired for m in labels):
+        sys.exit(f"eval_table.py: no method run '{a.paired}' (there are: {', '.join(labels)})")
+    print(f"{a.paired} − method, {a.metric}: mean ± standard error of the per-image differences")
+    print()
+    print("| method | " + " | ".join(tasks) + " |")
+    print("|---|" + "---|" * len(tasks))
+    for m in labels:
+        if m == a.paired:
+            continue
+        cells = []
+        for t in tasks:
+            ref, other = by.get((a.paired, t)), by.get((m, t))
+            if ref is None or other is None or len(ref) != len(other):
+                cells.append("")
+                continue
+            d = [x - y for x, y in zip(ref, other) if x is not None and y is not None]
+            n = len(d)
+            mean = sum(d) / n if n else float("nan")
+            se = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1) / n) if n > 1 else float("nan")
+            c = text(mean, se, prec)
+            cells.append(("+" if mean > 0 else "") + c)
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 

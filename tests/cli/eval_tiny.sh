@@ -60,6 +60,16 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
 for k in '"rows"' '"cost"' '"config"' '"fd_other_images"' '"fd_truths"' '"pivot_share"' '"eps20_seconds_per_image_b1"' '"knobs"'; do
   grep -q "$k" "$out/results.json" || { echo "results.json lacks $k"; exit 1; }
 done
+# results.json carries every image's PSNR: scripts/eval_table.py --paired's mean difference equals the difference
+# of the means in results.csv (to the table's rounding).
+if command -v python3 > /dev/null; then
+  python3 "$(dirname "$0")/../../scripts/eval_table.py" "$out/results.json" --paired pinv > "$work/paired.txt"
+  got=$(grep "^| eps_multitask@2 |" "$work/paired.txt" | cut -d'|' -f4 | awk '{ print $1 }' | sed 's/−/-/; s/^+//')
+  want=$(awk -F, '$1 == "box_inpainting" && $2 == "pinv" { p = $7 } $1 == "box_inpainting" && $2 == "eps_multitask@2" { e = $7 }
+                  END { printf "%.6f", p - e }' "$out/results.csv")
+  awk -v g="$got" -v w="$want" 'BEGIN { d = g - w; exit !(g != "" && d < 0.0051 && d > -0.0051) }' ||
+    { echo "eval_table.py --paired: $got, the means differ by $want"; cat "$work/paired.txt"; exit 1; }
+fi
 # A second run reuses every method's samples and gives the same results.csv: every metric, and the VJP counts
 # and seconds per image that each part carries from the run that computed it.
 cp "$out/results.csv" "$work/first.csv"

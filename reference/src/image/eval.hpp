@@ -144,6 +144,7 @@ struct Row {
   std::string task, method, family, label;
   int nfe = 0, vjp = 0;
   MeanSe psnr, ssim, psnr_mean, ssim_mean, crps, consistency;
+  std::vector<double> psnr_per_image, ssim_per_image;  ///< each image's value (over its seeds): paired comparisons
   double fd = NAN, seconds = NAN, seconds_b1 = NAN;
   std::int64_t batch = 0;
   bool reused = false;

@@ -142,6 +142,12 @@ std::string write_reports(const fs::path& out, const std::vector<Row>& rows, con
     j["batch"] = r.batch;
     j["reused"] = r.reused;
     j["knobs"] = r.knobs;
+    // Every image's PSNR and SSIM (over its seeds), in the order of the split: every method restores the same
+    // images from the same y, so differences between methods pair (scripts/eval_table.py --paired).
+    json pi = json::array(), si = json::array();
+    for (double v : r.psnr_per_image) pi.push_back(number(v));
+    for (double v : r.ssim_per_image) si.push_back(number(v));
+    j["per_image"] = {{"psnr", pi}, {"ssim", si}};
     jrows.push_back(j);
   }
   write_file_atomic(out / "results.csv", csv.str());

@@ -96,6 +96,8 @@ Row score(const Run& r, const Part& p, const TaskData& td, const EvalOptions& o,
   }
   row.psnr = mean_se(ps);
   row.ssim = mean_se(ss);
+  row.psnr_per_image = ps;
+  row.ssim_per_image = ss;
   row.psnr_mean = mean_se(pm);
   row.ssim_mean = mean_se(sm);
   row.crps = mean_se(cr);
