@@ -66,8 +66,9 @@ struct TaskSettings {
   std::vector<double> motion_lengths{3, 4, 5, 6, 7};  ///< motion deblur: length drawn from these (pixels) ...
   index_t motion_size = 7;                            ///< ... in a kernel of this size; angle ~ U[0°, 180°)
   double motion_eval_length = 5;                      ///< evaluation length; angle still random per image
-  bool box_eval_drawn =
-      false;  ///< box inpainting, evaluation: a box per image drawn as in training, not the centred one
+  /// box inpainting, evaluation: a box per image drawn as in training (`eps image eval --box drawn`), not the
+  /// centred one
+  bool box_eval_drawn = false;
 
   void validate(const ImageShape& s) const {
     constexpr const char* where = "eps::TaskSettings";
