@@ -53,12 +53,12 @@ def main():
     rows = doc["rows"]
     if not rows or a.metric not in rows[0]:
         sys.exit(f"eval_table.py: no metric '{a.metric}' in {a.results} (it has: {', '.join(rows[0]) if rows else 'no rows'})")
-    if a.paired:
-        paired(rows, a)
-        return
     prec = a.precision if a.precision is not None else (3 if a.metric in ("ssim", "ssim_mean", "consistency") else 2)
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     labels = list(dict.fromkeys(r["method"] for r in rows))
+    if a.paired:
+        paired(rows, tasks, labels, a.paired, a.metric, prec)
+        return
     by = {(r["method"], r["task"]): r for r in rows}
     oby = {(r["method"], r["task"]): r for r in other["rows"]} if other else {}
     best = {}
@@ -86,28 +86,25 @@ def main():
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 
-def paired(rows, a):
+def paired(rows, tasks, labels, ref_method, metric, prec):
     """The table of REF − method per task, mean ± standard error over the images' paired differences."""
-    if a.metric not in ("psnr", "ssim"):
-        sys.exit(f"eval_table.py: --paired compares psnr or ssim (per image), not '{a.metric}'")
+    if metric not in ("psnr", "ssim"):
+        sys.exit(f"eval_table.py: --paired compares psnr or ssim (per image), not '{metric}'")
     if "per_image" not in rows[0]:
         sys.exit("eval_table.py: --paired needs per-image values (results.json of eps image eval from 2026-12-03 on)")
-    prec = a.precision if a.precision is not None else (3 if a.metric == "ssim" else 2)
-    tasks = list(dict.fromkeys(r["task"] for r in rows))
-    labels = list(dict.fromkeys(r["method"] for r in rows))
-    by = {(r["method"], r["task"]): r["per_image"][a.metric] for r in rows}
-    if not any(m == a.paired for m in labels):
-        sys.exit(f"eval_table.py: no method run '{a.paired}' (there are: {', '.join(labels)})")
-    print(f"{a.paired} − method, {a.metric}: mean ± standard error of the per-image differences")
+    by = {(r["method"], r["task"]): r["per_image"][metric] for r in rows}
+    if ref_method not in labels:
+        sys.exit(f"eval_table.py: no method run '{ref_method}' (there are: {', '.join(labels)})")
+    print(f"{ref_method} − method, {metric}: mean ± standard error of the per-image differences")
     print()
     print("| method | " + " | ".join(tasks) + " |")
     print("|---|" + "---|" * len(tasks))
     for m in labels:
-        if m == a.paired:
+        if m == ref_method:
             continue
         cells = []
         for t in tasks:
-            ref, other = by.get((a.paired, t)), by.get((m, t))
+            ref, other = by.get((ref_method, t)), by.get((m, t))
             if ref is None or other is None or len(ref) != len(other):
                 cells.append("")
                 continue

@@ -285,7 +285,7 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
   }
   if (cd_off > b.size() || cd_size > b.size() - cd_off) return "corrupt file (the central directory lies outside it)";
   std::size_t at = static_cast<std::size_t>(cd_off);
-  std::string folder;
+  std::string folder, version_name, data_version_name;  // the last two in lower case, set by the first entry
   std::optional<std::string> version, data_version;
   std::set<std::string> names;  // lower case: miniz finds an entry by its name in any case
   if (entries == 0) return "corrupt file (the zip archive has no entries)";
@@ -299,12 +299,12 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
                       clen = static_cast<std::size_t>(le(b, at + 32, 2));
     if (at + 46 + nlen + xlen + clen > b.size())
       return "corrupt file (central directory entry " + std::to_string(e) + " is cut)";
-    const std::string name = b.substr(at + 46, nlen);
+    const std::string name = b.substr(at + 46, nlen), lname = lower(name);
     // LibTorch looks entries up by C string, in any case (miniz): a NUL in a name cuts its lookups short, and two
     // names equal but for case leave which one it reads to miniz's search. eps writes neither.
     if (name.find('\0') != std::string::npos)
       return "corrupt file (the name of central directory entry " + std::to_string(e) + " holds a NUL byte)";
-    if (!names.insert(lower(name)).second) return "corrupt file (two entries are named '" + name + "')";
+    if (!names.insert(lname).second) return "corrupt file (two entries are named '" + name + "')";
     // Encrypted, patch or masked entries: miniz refuses to read them (eps's writers never set these flags).
     if (const std::uint64_t flags = le(b, at + 8, 2); flags & 0x2061u) {
       char hex[8];
@@ -375,10 +375,12 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
       if (slash == std::string::npos)
         return "corrupt file (its first entry '" + name + "' is not in the archive's folder)";
       folder = name.substr(0, slash);
+      version_name = lower(folder) + "/version";
+      data_version_name = lower(folder) + "/.data/version";
     }
-    if (lower(name) == lower(folder) + "/version")
+    if (lname == version_name)
       version = std::string(content);
-    else if (lower(name) == lower(folder) + "/.data/version")
+    else if (lname == data_version_name)
       data_version = std::string(content);
     // eps's own archives: the module code must be declarations and the pickles LibTorch's opcodes.
     const auto ends_with = [&](std::string_view tail) {

@@ -113,7 +113,7 @@ TaskData Session::task_data(Task task) const {
   const std::uint64_t base =
       o.seed + (o.split == Split::val ? 5000003ull : 0) + 7ull * static_cast<std::uint64_t>(o.first);
   TaskSettings ts;
-  ts.box_eval_drawn = o.box == "drawn";
+  ts.box_eval_drawn = o.box_drawn;
   TaskSampler<Tn> sampler(kImage, {task}, base + 101 * tid, ts);
   td.op = sampler.evaluation(task, td.x0, o.images);
   libtorch::Generator gen(base + 303 * tid);
@@ -292,10 +292,10 @@ void add_common_options(CLI::App* c, EvalOptions& o) {
   c->add_option("--tasks", o.tasks,
                 "all, or some of random_inpainting, box_inpainting, super_resolution, gaussian_deblur, motion_deblur")
       ->delimiter(',');
-  c->add_option("--box", o.box,
+  c->add_option("--box", o.box_drawn,
                 "Box inpainting's boxes: centred (the 14 x 14 evaluation box) or drawn (one per image from the "
                 "training distribution, sides U[7, 14])")
-      ->check(CLI::IsMember({"centred", "drawn"}));
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"centred", false}, {"drawn", true}}));
   c->add_option("--first", o.first, "Start at this image of the split")->check(CLI::NonNegativeNumber);
   c->add_option("--images", o.images, "Images restored per task")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{5000}));

@@ -46,7 +46,7 @@ enum class Split { test, val };
 
 struct EvalOptions {
   std::string models = "models", prior, eps, palette, classifier, tuned, out = "runs/eval", device = "cpu",
-              data = kFashionMnistDir, box = "centred";
+              data = kFashionMnistDir;
   std::vector<std::string> tasks{"all"}, methods{"all"}, settings;
   Split split = Split::test;
   std::int64_t first = 0, images = 4, seeds = 2, batch = 32, fd_reference = 10000, grid_images = 8;
@@ -55,6 +55,7 @@ struct EvalOptions {
   std::uint64_t seed = 1;
   int threads = 0, timing_reps = 20, cost_reps = 5;
   bool batch1 = true, plots = true, fresh = false, cost = true;
+  bool box_drawn = false;  ///< --box drawn: box inpainting on boxes from the training distribution
 };
 
 /// The knob values of every method family, per task: the registry's defaults, then the tuned file's values,

@@ -169,7 +169,7 @@ json run_config(const EvalOptions& o, const at::Device& device) {
             {"sigma_max", o.sigma_max},
             {"device", device.str()},
             {"threads", at::get_num_threads()}};
-  if (o.box != "centred") c["box"] = o.box;  // only then: the parts of runs before the flag stay valid
+  if (o.box_drawn) c["box"] = "drawn";  // only then: the parts of runs before the flag stay valid
   return c;
 }
 
@@ -195,7 +195,7 @@ Part run_method(const Run& r, Context& c, const TaskData& td) {
   const EvalOptions& o = c.o;
   // Drawn boxes (--box drawn) keep parts of their own beside the centred box's.
   const std::string folder =
-      to_string(td.task) + std::string(o.box == "drawn" && td.task == Task::box_inpainting ? "_drawn" : "");
+      to_string(td.task) + std::string(o.box_drawn && td.task == Task::box_inpainting ? "_drawn" : "");
   const fs::path path = fs::path(o.out) / "parts" / to_string(o.split) / folder / (r.id() + ".pt");
   const json key = part_key(r, c, td);
   const std::int64_t n = o.images, k = o.seeds, per = std::max<std::int64_t>(1, o.batch / k);
