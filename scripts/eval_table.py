@@ -9,7 +9,9 @@ and task in OTHER follows after " / " (a before/after table). The best mean per 
 for PSNR/SSIM, the smallest for CRPS/FD; none for consistency, whose target is σ_y).
 With --paired REF (PSNR or SSIM), each cell is the mean over images of (REF − method) ± the standard error of
 those differences: every method restores the same images from the same measurements, so the differences pair,
-and their standard error is the one that says whether REF is ahead (results.json's per_image values).
+and their standard error is the one that says whether REF is ahead (results.json's per_image values). A last
+column averages each image's differences over the tasks (the same test images in every task), for the methods
+run on all of them: the comparison "on average over the tasks" with its paired standard error.
 Standard library only (any python3).
 """
 import argparse
@@ -95,26 +97,41 @@ def paired(rows, tasks, labels, ref_method, metric, prec):
     by = {(r["method"], r["task"]): r["per_image"][metric] for r in rows}
     if ref_method not in labels:
         sys.exit(f"eval_table.py: no method run '{ref_method}' (there are: {', '.join(labels)})")
+    mean_column = len(tasks) > 1
     print(f"{ref_method} − method, {metric}: mean ± standard error of the per-image differences")
     print()
-    print("| method | " + " | ".join(tasks) + " |")
-    print("|---|" + "---|" * len(tasks))
+    print("| method | " + " | ".join(tasks) + (" | mean over tasks |" if mean_column else " |"))
+    print("|---|" + "---|" * (len(tasks) + mean_column))
     for m in labels:
         if m == ref_method:
             continue
-        cells = []
+        cells, per_task = [], []
         for t in tasks:
             ref, other = by.get((ref_method, t)), by.get((m, t))
             if ref is None or other is None or len(ref) != len(other):
                 cells.append("")
                 continue
-            d = [x - y for x, y in zip(ref, other) if x is not None and y is not None]
-            n = len(d)
-            mean = sum(d) / n if n else float("nan")
-            se = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1) / n) if n > 1 else float("nan")
-            c = text(mean, se, prec)
-            cells.append(("+" if mean > 0 else "") + c)
+            d = [x - y if x is not None and y is not None else None for x, y in zip(ref, other)]
+            per_task.append(d)
+            cells.append(signed(mean_se([x for x in d if x is not None]), prec))
+        if mean_column:
+            complete = len(per_task) == len(tasks) and len({len(d) for d in per_task}) == 1
+            # Each image's difference averaged over the tasks; an image missing in any task is left out.
+            avg = [sum(col) / len(col) for col in zip(*per_task) if None not in col] if complete else []
+            cells.append(signed(mean_se(avg), prec) if avg else "")
         print(f"| {m} | " + " | ".join(cells) + " |")
+
+
+def mean_se(d):
+    n = len(d)
+    mean = sum(d) / n if n else float("nan")
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1) / n) if n > 1 else float("nan")
+    return mean, se
+
+
+def signed(mean_and_se, prec):
+    mean, se = mean_and_se
+    return ("+" if mean > 0 else "") + text(mean, se, prec)
 
 
 if __name__ == "__main__":

@@ -2,20 +2,29 @@
 # Retrains every shipped model of the image pipeline from scratch with the recipe of docs/training.md §9 and
 # copies its weights, loss log and plot into models/. Every stage resumes where it stopped (`--resume`), so the
 # script can be interrupted and run again. Needs the reference program (README, first command).
-# Usage: scripts/train-all.sh [--threads N] [--device cpu|cuda] [--runs DIR] [--precision fp32|bf16]
+# Usage: scripts/train-all.sh [--threads N] [--device cpu|cuda] [--runs DIR] [--precision fp32|bf16] [--only A,B,...]
+# --only trains just the named stages (for example --only eps_box_inpainting,eps_motion_deblur), in the script's order;
+# the stages it skips must already be in models/ where a named one reads them (the prior).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 device=cpu runs=runs precision=bf16
+threads=2 device=cpu runs=runs precision=bf16 only=
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --precision) precision=$2; shift 2 ;;
-    *) echo "train-all.sh: unknown option '$1' (expected --threads N, --device D, --runs DIR, --precision P)" >&2; exit 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) echo "train-all.sh: unknown option '$1' (expected --threads N, --device D, --runs DIR, --precision P, --only A,B)" >&2; exit 2 ;;
   esac
 done
 eps=build/release/reference/eps
+stages=(classifier prior eps_multitask palette_multitask eps_random_inpainting eps_box_inpainting eps_super_resolution
+  eps_gaussian_deblur eps_motion_deblur eps_random_inpainting_seed2 eps_scratch_random_inpainting)
+selected() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+for name in ${only//,/ }; do
+  [[ " ${stages[*]} " == *" $name "* ]] || { echo "train-all.sh: unknown stage '$name' in --only (expected some of: ${stages[*]})" >&2; exit 2; }
+done
 [ -x "$eps" ] || { echo "train-all.sh: $eps not found; build it first (README, first command)" >&2; exit 2; }
 run=(--threads "$threads" --device "$device" --precision "$precision" --checkpoint-every 500 --log-every 50 --resume)
 # Fine-tunes: EDM's EMA with its 5 % ramp-up (the default) and a 30 % log-uniform share of noise levels (§9).
@@ -23,6 +32,7 @@ finetune=("${run[@]}" --lr 5e-4 --warmup 100 --sigma-uniform 0.3)
 
 stage() {  # NAME ARGS...: trains runs/NAME and copies what is shipped into models/NAME
   local name=$1; shift
+  selected "$name" || return 0
   echo "== $name: $*"
   local t0=$SECONDS
   "$eps" "$@" --out "$runs/$name"
@@ -48,4 +58,6 @@ stage eps_random_inpainting_seed2 image train --objective eps --init "$prior" --
 # EPS from scratch at the budget of the prior plus its per-task fine-tune (20,000 + 4,000 steps).
 stage eps_scratch_random_inpainting image train --objective eps --from-scratch --tasks random_inpainting --steps 24000 \
   --sigma-uniform 0.3 "${run[@]}"
-"$eps" image sample --model "$prior" --count 64 --steps 18 --threads "$threads" --device "$device" --out models/prior/samples.png
+if selected prior; then
+  "$eps" image sample --model "$prior" --count 64 --steps 18 --threads "$threads" --device "$device" --out models/prior/samples.png
+fi

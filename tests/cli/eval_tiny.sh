@@ -69,6 +69,13 @@ if command -v python3 > /dev/null; then
                   END { printf "%.6f", p - e }' "$out/results.csv")
   awk -v g="$got" -v w="$want" 'BEGIN { d = g - w; exit !(g != "" && d < 0.0051 && d > -0.0051) }' ||
     { echo "eval_table.py --paired: $got, the means differ by $want"; cat "$work/paired.txt"; exit 1; }
+  # Its last column, each image's difference averaged over the five tasks, equals the mean of the five
+  # differences of means.
+  got=$(grep "^| eps_multitask@2 |" "$work/paired.txt" | cut -d'|' -f8 | awk '{ print $1 }' | sed 's/−/-/; s/^+//')
+  want=$(awk -F, '$2 == "pinv" { p += $7 } $2 == "eps_multitask@2" { e += $7 } END { printf "%.6f", (p - e) / 5 }' \
+         "$out/results.csv")
+  awk -v g="$got" -v w="$want" 'BEGIN { d = g - w; exit !(g != "" && d < 0.0051 && d > -0.0051) }' ||
+    { echo "eval_table.py --paired's mean over tasks: $got, the means differ by $want"; cat "$work/paired.txt"; exit 1; }
 fi
 # A second run reuses every method's samples and gives the same results.csv: every metric, and the VJP counts
 # and seconds per image that each part carries from the run that computed it.
