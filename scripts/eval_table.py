@@ -3,6 +3,7 @@
 
     python3 scripts/eval_table.py runs/eval/results.json [--metric psnr] [--compare OTHER/results.json]
     python3 scripts/eval_table.py runs/eval/results.json --paired eps_multitask@20 [--metric ssim]
+    python3 scripts/eval_table.py runs/eval_b/results.json --against runs/eval_a/results.json
 
 Each cell is the metric's mean ± its standard error over images; with --compare, the cell of the same method
 and task in OTHER follows after " / " (a before/after table). The best mean per task is in bold (the largest
@@ -12,6 +13,8 @@ those differences: every method restores the same images from the same measureme
 and their standard error is the one that says whether REF is ahead (results.json's per_image values). A last
 column averages each image's differences over the tasks (the same test images in every task), for the methods
 run on all of them: the comparison "on average over the tasks" with its paired standard error.
+With --against OTHER (another run on the same images and measurements, e.g. a second training seed of a model),
+each cell is (this run − OTHER) for the same method and task, paired over images in the same way.
 Standard library only (any python3).
 """
 import argparse
@@ -44,12 +47,13 @@ def main():
     p.add_argument("--precision", type=int, default=None)
     p.add_argument("--compare", help="a second results.json (a cell's value there follows after ' / ')")
     p.add_argument("--paired", metavar="REF", help="a method run: cells are REF − method, paired over images")
+    p.add_argument("--against", metavar="OTHER", help="a second results.json: cells are this − OTHER, paired")
     a = p.parse_args()
-    if a.paired and a.compare:
-        sys.exit("eval_table.py: --paired and --compare do not combine")
+    if sum(x is not None for x in (a.paired, a.compare, a.against)) > 1:
+        sys.exit("eval_table.py: --paired, --compare and --against do not combine")
     try:
         doc = json.load(open(a.results))
-        other = json.load(open(a.compare)) if a.compare else None
+        other = json.load(open(a.compare or a.against)) if (a.compare or a.against) else None
     except (OSError, json.JSONDecodeError) as e:
         sys.exit(f"eval_table.py: cannot read the results: {e}")
     rows = doc["rows"]
@@ -60,6 +64,9 @@ def main():
     labels = list(dict.fromkeys(r["method"] for r in rows))
     if a.paired:
         paired(rows, tasks, labels, a.paired, a.metric, prec)
+        return
+    if a.against:
+        against(rows, other["rows"], tasks, labels, a.metric, prec)
         return
     by = {(r["method"], r["task"]): r for r in rows}
     oby = {(r["method"], r["task"]): r for r in other["rows"]} if other else {}
@@ -120,6 +127,35 @@ def paired(rows, tasks, labels, ref_method, metric, prec):
             avg = [sum(col) / len(col) for col in zip(*per_task) if None not in col] if complete else []
             cells.append(signed(mean_se(avg), prec) if avg else "")
         print(f"| {m} | " + " | ".join(cells) + " |")
+
+
+def against(rows, other_rows, tasks, labels, metric, prec):
+    """The table of (this run − OTHER) per method and task, paired over the images both runs restored."""
+    if metric not in ("psnr", "ssim"):
+        sys.exit(f"eval_table.py: --against compares psnr or ssim (per image), not '{metric}'")
+    if any("per_image" not in r for r in rows + other_rows):
+        sys.exit("eval_table.py: --against needs per-image values in both files (eps image eval from 2026-12-03 on)")
+    mine = {(r["method"], r["task"]): r["per_image"][metric] for r in rows}
+    theirs = {(r["method"], r["task"]): r["per_image"][metric] for r in other_rows}
+    if not set(mine) & set(theirs):
+        sys.exit("eval_table.py: --against: the two runs share no method and task")
+    print(f"this run − the other, {metric}: mean ± standard error of the per-image differences")
+    print()
+    print("| method | " + " | ".join(tasks) + " |")
+    print("|---|" + "---|" * len(tasks))
+    for m in labels:
+        cells = []
+        for t in tasks:
+            x, y = mine.get((m, t)), theirs.get((m, t))
+            if x is None or y is None:
+                cells.append("")
+                continue
+            if len(x) != len(y):
+                sys.exit(f"eval_table.py: --against: {m} on {t} has {len(x)} images here and {len(y)} there "
+                         "(the runs must restore the same images)")
+            cells.append(signed(mean_se([p - q for p, q in zip(x, y) if p is not None and q is not None]), prec))
+        if any(cells):
+            print(f"| {m} | " + " | ".join(cells) + " |")
 
 
 def mean_se(d):

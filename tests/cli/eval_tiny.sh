@@ -80,6 +80,7 @@ fi
 # A second run reuses every method's samples and gives the same results.csv: every metric, and the VJP counts
 # and seconds per image that each part carries from the run that computed it.
 cp "$out/results.csv" "$work/first.csv"
+cp "$out/results.json" "$work/first.json"
 "$eps" "${args[@]}" > "$work/second.txt"
 grep -q "^0 method runs computed, 64 reused" "$work/second.txt" || { echo "the second run did not reuse the parts"; exit 1; }
 diff "$work/first.csv" "$out/results.csv" || { echo "the reused parts gave another results.csv"; exit 1; }
@@ -92,6 +93,16 @@ w=$(od -An -tu1 -j16 -N4 "$out/grid_box_inpainting.png" | awk '{ print $1 * 1677
 "$eps" "${args[@]}" --tasks motion_deblur --methods dps --set dps.zeta=0.25 --no-cost > "$work/set.txt"
 grep -q "^| dps@2 .*zeta=0.25 |" "$work/set.txt" || { echo "--set did not reach dps"; exit 1; }
 grep -q "^1 method runs computed" "$work/set.txt" || { echo "--set did not recompute dps"; exit 1; }
+# eval_table.py --against pairs two runs on the same images: its mean difference for dps@2 equals the difference
+# of the two runs' means.
+if command -v python3 > /dev/null; then
+  python3 "$(dirname "$0")/../../scripts/eval_table.py" "$out/results.json" --against "$work/first.json" > "$work/against.txt"
+  got=$(grep "^| dps@2 |" "$work/against.txt" | cut -d'|' -f3 | awk '{ print $1 }' | sed 's/−/-/; s/^+//')
+  want=$(awk -F, '$1 == "motion_deblur" && $2 == "dps@2" { v[FILENAME] = $7 } END { printf "%.6f", v[ARGV[1]] - v[ARGV[2]] }' \
+         "$out/results.csv" "$work/first.csv")
+  awk -v g="$got" -v w="$want" 'BEGIN { d = g - w; exit !(g != "" && d < 0.0051 && d > -0.0051) }' ||
+    { echo "eval_table.py --against: $got, the means differ by $want"; cat "$work/against.txt"; exit 1; }
+fi
 # eps image tune on the validation split writes a file that eval reads.
 "$eps" image tune --models "$work/models" --prior "$img/linear/model.pt" --eps "$img/eps_ft/model.pt" \
   --tasks super_resolution --methods dps,mpgd --images 2 --batch 2 --dps-nfe 2 --baseline-nfe 2 --threads 1 \
