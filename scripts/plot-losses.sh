@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Plots the validation loss (EMA weights) of every shipped model on one page (docs/training.md §8):
-# the multi-task pair (EPS, Palette), random inpainting fine-tuned against from scratch on shared axes (steps since
+# the multi-task pair (EPS, Palette; linear axes), random inpainting fine-tuned against from scratch on shared axes (steps since
 # random weights: a fine-tune starts where the prior ended), the per-task fine-tunes, and the prior.
 # Usage: scripts/plot-losses.sh [--models DIR] [--out FILE.png]     (needs gnuplot; a model that is missing is left out)
 set -euo pipefail
@@ -27,8 +27,8 @@ declare -A plots
 curve() {
   local f="$models/$2/loss.csv"
   [ -f "$f" ] || return 0
-  val "$f" "$3" > "$tmp/$2.dat"
-  plots[$1]+="${plots[$1]:+, }'$tmp/$2.dat' using 1:2 with linespoints pt 7 ps 0.4 title '$4'"
+  val "$f" "$3" > "$tmp/$1_$2.dat"
+  plots[$1]+="${plots[$1]:+, }'$tmp/$1_$2.dat' using 1:2 with linespoints pt 7 ps 0.4 title '$4'"
 }
 curve multi eps_multitask 0 'EPS'
 curve multi palette_multitask 0 'Palette'
@@ -46,20 +46,23 @@ gnuplot <<EOF
 set terminal pngcairo size 1200,900 font ',10'
 set output '$out.tmp'
 set multiplot layout 2,2
-set logscale y
 set grid
+set format y '%.3f'
 set ylabel 'validation loss (EMA weights)'
 set xlabel 'fine-tuning step'
 set title 'Five tasks (one drawn per minibatch), fine-tuned from the prior'
 plot ${plots[multi]:-$none}
+set logscale y
 set xlabel 'steps since random weights'
 set title 'Random inpainting: fine-tuned (after $prior_steps prior steps) against from scratch'
 set arrow from $prior_steps, graph 0 to $prior_steps, graph 1 nohead dt 2
 plot ${plots[routes]:-$none}
 unset arrow
+unset logscale y
 set xlabel 'fine-tuning step'
 set title 'EPS per task, fine-tuned from the prior (each on its own task)'
 plot ${plots[tasks]:-$none}
+set logscale y
 set xlabel 'step'
 set title 'The prior (EDM denoising; a different loss)'
 plot ${plots[prior]:-$none}
