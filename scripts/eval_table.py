@@ -95,32 +95,36 @@ def main():
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 
-def paired(rows, tasks, labels, ref_method, metric, prec):
-    """The table of REF − method per task, mean ± standard error over the images' paired differences."""
+def per_image(rows, metric, flag, where=""):
+    """{(method, task): that row's per-image values of metric}; exits when the file has none."""
     if metric not in ("psnr", "ssim"):
-        sys.exit(f"eval_table.py: --paired compares psnr or ssim (per image), not '{metric}'")
-    if "per_image" not in rows[0]:
-        sys.exit("eval_table.py: --paired needs per-image values (results.json of eps image eval from 2026-12-03 on)")
-    by = {(r["method"], r["task"]): r["per_image"][metric] for r in rows}
-    if ref_method not in labels:
-        sys.exit(f"eval_table.py: no method run '{ref_method}' (there are: {', '.join(labels)})")
-    mean_column = len(tasks) > 1
-    print(f"{ref_method} − method, {metric}: mean ± standard error of the per-image differences")
+        sys.exit(f"eval_table.py: {flag} compares psnr or ssim (per image), not '{metric}'")
+    if any("per_image" not in r for r in rows):
+        sys.exit(f"eval_table.py: {flag} needs per-image values{where} (results.json of eps image eval from 2026-12-03 on)")
+    return {(r["method"], r["task"]): r["per_image"][metric] for r in rows}
+
+
+def difference_table(title, pairs, tasks, labels, prec, mean_column, skip_empty):
+    """Prints a table of paired differences: pairs(method, task) gives (x, y), two per-image lists of the same
+    length (or None: an empty cell); each cell is the mean of x − y over images ± its standard error. With
+    mean_column, a last column averages each image's differences over the tasks, for methods with every task;
+    with skip_empty, a method without any cell gets no row."""
+    print(title)
     print()
     print("| method | " + " | ".join(tasks) + (" | mean over tasks |" if mean_column else " |"))
     print("|---|" + "---|" * (len(tasks) + mean_column))
     for m in labels:
-        if m == ref_method:
-            continue
         cells, per_task = [], []
         for t in tasks:
-            ref, other = by.get((ref_method, t)), by.get((m, t))
-            if ref is None or other is None or len(ref) != len(other):
+            xy = pairs(m, t)
+            if xy is None:
                 cells.append("")
                 continue
-            d = [x - y if x is not None and y is not None else None for x, y in zip(ref, other)]
+            d = [x - y if x is not None and y is not None else None for x, y in zip(*xy)]
             per_task.append(d)
-            cells.append(signed(mean_se([x for x in d if x is not None]), prec))
+            cells.append(signed(mean_se([v for v in d if v is not None]), prec))
+        if skip_empty and not per_task:
+            continue
         if mean_column:
             complete = len(per_task) == len(tasks) and len({len(d) for d in per_task}) == 1
             # Each image's difference averaged over the tasks; an image missing in any task is left out.
@@ -129,33 +133,38 @@ def paired(rows, tasks, labels, ref_method, metric, prec):
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 
+def paired(rows, tasks, labels, ref_method, metric, prec):
+    """The table of REF − method per task, mean ± standard error over the images' paired differences."""
+    by = per_image(rows, metric, "--paired")
+    if ref_method not in labels:
+        sys.exit(f"eval_table.py: no method run '{ref_method}' (there are: {', '.join(labels)})")
+
+    def pairs(m, t):
+        ref, other = by.get((ref_method, t)), by.get((m, t))
+        return None if ref is None or other is None or len(ref) != len(other) else (ref, other)
+
+    difference_table(f"{ref_method} − method, {metric}: mean ± standard error of the per-image differences", pairs,
+                     tasks, [m for m in labels if m != ref_method], prec, len(tasks) > 1, False)
+
+
 def against(rows, other_rows, tasks, labels, metric, prec):
     """The table of (this run − OTHER) per method and task, paired over the images both runs restored."""
-    if metric not in ("psnr", "ssim"):
-        sys.exit(f"eval_table.py: --against compares psnr or ssim (per image), not '{metric}'")
-    if any("per_image" not in r for r in rows + other_rows):
-        sys.exit("eval_table.py: --against needs per-image values in both files (eps image eval from 2026-12-03 on)")
-    mine = {(r["method"], r["task"]): r["per_image"][metric] for r in rows}
-    theirs = {(r["method"], r["task"]): r["per_image"][metric] for r in other_rows}
+    mine = per_image(rows, metric, "--against", " in both files")
+    theirs = per_image(other_rows, metric, "--against", " in both files")
     if not set(mine) & set(theirs):
         sys.exit("eval_table.py: --against: the two runs share no method and task")
-    print(f"this run − the other, {metric}: mean ± standard error of the per-image differences")
-    print()
-    print("| method | " + " | ".join(tasks) + " |")
-    print("|---|" + "---|" * len(tasks))
-    for m in labels:
-        cells = []
-        for t in tasks:
-            x, y = mine.get((m, t)), theirs.get((m, t))
-            if x is None or y is None:
-                cells.append("")
-                continue
-            if len(x) != len(y):
-                sys.exit(f"eval_table.py: --against: {m} on {t} has {len(x)} images here and {len(y)} there "
-                         "(the runs must restore the same images)")
-            cells.append(signed(mean_se([p - q for p, q in zip(x, y) if p is not None and q is not None]), prec))
-        if any(cells):
-            print(f"| {m} | " + " | ".join(cells) + " |")
+
+    def pairs(m, t):
+        x, y = mine.get((m, t)), theirs.get((m, t))
+        if x is None or y is None:
+            return None
+        if len(x) != len(y):
+            sys.exit(f"eval_table.py: --against: {m} on {t} has {len(x)} images here and {len(y)} there "
+                     "(the runs must restore the same images)")
+        return x, y
+
+    difference_table(f"this run − the other, {metric}: mean ± standard error of the per-image differences", pairs,
+                     tasks, labels, prec, False, True)
 
 
 def mean_se(d):
