@@ -32,6 +32,7 @@ finetune=("${run[@]}" --lr 5e-4 --warmup 100 --sigma-uniform 0.3)
 
 stage() {  # NAME ARGS...: trains runs/NAME and copies what is shipped into models/NAME
   local name=$1; shift
+  [[ " ${stages[*]} " == *" $name "* ]] || { echo "train-all.sh: stage '$name' is missing from the list 'stages'" >&2; exit 2; }
   selected "$name" || return 0
   echo "== $name: $*"
   local t0=$SECONDS
