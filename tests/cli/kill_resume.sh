@@ -2,6 +2,7 @@
 # A training run killed with SIGKILL and resumed ends with the weights (and EMA) of a run that was never
 # interrupted, bit for bit (CPU, one thread). Usage: kill_resume.sh EPS_BINARY WORK_DIR [TRAIN_ARGS...]
 # (TRAIN_ARGS: e.g. --objective eps --from-scratch, whose operators come from a generator of their own.)
+# Then the finished run is resumed once more: it trains nothing and keeps its total training time.
 set -euo pipefail
 eps=$1 work=$2
 shift 2
@@ -26,3 +27,10 @@ for key in weights_hash ema_hash; do
   echo "$key: uninterrupted ${a##*: } resumed ${b##*: }"
   [[ "$a" == "$b" ]] || { echo "FAIL: $key differs"; exit 1; }
 done
+total() { sed -n 's/.*"seconds_total": \([0-9.e+-]*\).*/\1/p' "$1"; }
+t1=$(total "$work/killed/train.json")
+"$eps" "${args[@]}" --checkpoint-every 1 --out "$work/killed" --resume > /dev/null
+t2=$(total "$work/killed/train.json")
+echo "seconds_total: after the resume $t1, after resuming the finished run $t2"
+awk -v a="$t1" 'BEGIN { exit !(a > 0) }' || { echo "FAIL: seconds_total '$t1' is not a positive number"; exit 1; }
+[[ "$t1" == "$t2" ]] || { echo "FAIL: resuming a finished run changed seconds_total"; exit 1; }

@@ -137,6 +137,7 @@ struct Run {
   at::Tensor perm;                               ///< this epoch's order of the training images (CPU, int64)
   std::int64_t pos = 0;                          ///< position in perm
   std::int64_t step = 0;                         ///< optimizer steps done
+  double seconds = 0;  ///< wall-clock training seconds up to the last checkpoint, over every session (NaN: unknown)
   std::vector<LogRow> log;
 };
 
@@ -155,6 +156,7 @@ void save_checkpoint(const fs::path& path, Run& r, const json& config, const std
                      const at::Device& device) {
   training::write_checkpoint(path, {kCheckpointFormat, 1, config}, data_hash, [&](torch::serialize::OutputArchive& ar) {
     ar.write("step", c10::IValue(r.step));
+    ar.write("seconds", c10::IValue(r.seconds));
     ar.write("pos", c10::IValue(r.pos));
     ar.write("perm", r.perm);
     torch::serialize::OutputArchive model, ema, opt;
@@ -189,6 +191,8 @@ void load_checkpoint(const fs::path& path, Run& r, const json& config, const std
         c10::IValue v;
         ar.read("step", v);
         r.step = v.toInt();
+        // Checkpoints written before the training time was kept lack it: the total is then unknown.
+        r.seconds = ar.try_read("seconds", v) && v.isDouble() ? v.toDouble() : std::nan("");
         ar.read("pos", v);
         r.pos = v.toInt();
         ar.read("perm", r.perm);
@@ -503,6 +507,7 @@ int train(TrainOptions o) {
               << "\n";
   Progress bar("train", o.steps, r.step);
   Stopwatch clock;
+  const double seconds_before = r.seconds;  // this run's (not its --init model's) time in earlier sessions
   const std::int64_t first = r.step;
   const std::int64_t shard = o.batch / env.world_size, lo = env.rank * shard;
   double acc = 0;
@@ -556,6 +561,7 @@ int train(TrainOptions o) {
       acc_n = 0;
     }
     if (at_ckpt && root) {
+      r.seconds = seconds_before + clock.seconds();
       save_checkpoint(ckpt, r, config, data.hash, run_device);
       r.ema->copy_to(*eval_net);
       write_model(out / "model.pt", *eval_net, model_config, r.step);
@@ -584,6 +590,8 @@ int train(TrainOptions o) {
       {"data_hash", data.hash},
       {"processes", env.world_size},
       {"seconds_this_session", secs},
+      // Over every session, up to the last checkpoint: a finished run resumed again keeps its total.
+      {"seconds_total", std::isfinite(r.seconds) ? json(r.seconds) : json(nullptr)},
       {"images_per_second_this_session", r.step > first ? double((r.step - first) * o.batch) / secs : 0.0}};
   write_file_atomic(out / "train.json", summary.dump(2) + "\n");
   std::cout << "trained " << r.step << " steps (" << r.step - first << " in this session, " << std::setprecision(3)
