@@ -9,7 +9,8 @@
 #   EVAL_OPTIONS are `eps image eval`'s (--out, default runs/eval; --tasks, default all; --threads should be 1
 #   per process, so that N processes use N cores).
 set -euo pipefail
-jobs=2 eps=$(dirname "$0")/../build/release/reference/eps out=runs/eval  # paths as `eps image eval` reads them tasks=all args=()
+# Paths (the binary's default aside) are read as `eps image eval` reads them: from the working directory.
+jobs=2 eps=$(dirname "$0")/../build/release/reference/eps out=runs/eval tasks=all args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --jobs) jobs=$2; shift 2 ;;
