@@ -21,9 +21,10 @@ done
 eps=build/release/reference/eps
 stages=(classifier prior eps_multitask palette_multitask eps_random_inpainting eps_box_inpainting eps_super_resolution
   eps_gaussian_deblur eps_motion_deblur eps_random_inpainting_seed2 eps_scratch_random_inpainting)
+known() { [[ " ${stages[*]} " == *" $1 "* ]]; }
 selected() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 for name in ${only//,/ }; do
-  [[ " ${stages[*]} " == *" $name "* ]] || { echo "train-all.sh: unknown stage '$name' in --only (expected some of: ${stages[*]})" >&2; exit 2; }
+  known "$name" || { echo "train-all.sh: unknown stage '$name' in --only (expected some of: ${stages[*]})" >&2; exit 2; }
 done
 [ -x "$eps" ] || { echo "train-all.sh: $eps not found; build it first (README, first command)" >&2; exit 2; }
 run=(--threads "$threads" --device "$device" --precision "$precision" --checkpoint-every 500 --log-every 50 --resume)
@@ -32,7 +33,7 @@ finetune=("${run[@]}" --lr 5e-4 --warmup 100 --sigma-uniform 0.3)
 
 stage() {  # NAME ARGS...: trains runs/NAME and copies what is shipped into models/NAME
   local name=$1; shift
-  [[ " ${stages[*]} " == *" $name "* ]] || { echo "train-all.sh: stage '$name' is missing from the list 'stages'" >&2; exit 2; }
+  known "$name" || { echo "train-all.sh: stage '$name' is missing from the list 'stages'" >&2; exit 2; }
   selected "$name" || return 0
   echo "== $name: $*"
   local t0=$SECONDS

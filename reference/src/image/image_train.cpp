@@ -191,8 +191,13 @@ void load_checkpoint(const fs::path& path, Run& r, const json& config, const std
         c10::IValue v;
         ar.read("step", v);
         r.step = v.toInt();
-        // Checkpoints written before the training time was kept lack it: the total is then unknown.
-        r.seconds = ar.try_read("seconds", v) && v.isDouble() ? v.toDouble() : std::nan("");
+        // Checkpoints written before the training time was kept lack it: the total is then unknown (NaN).
+        r.seconds = std::nan("");
+        if (ar.try_read("seconds", v)) {
+          EPS_CHECK(v.isDouble() && v.toDouble() >= 0, io_error, "'", path.string(),
+                    "' is not a usable eps training checkpoint: its training time is not a number of seconds >= 0");
+          r.seconds = v.toDouble();
+        }
         ar.read("pos", v);
         r.pos = v.toInt();
         ar.read("perm", r.perm);
