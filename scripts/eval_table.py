@@ -8,11 +8,13 @@
 Each cell is the metric's mean ± its standard error over images; with --compare, the cell of the same method
 and task in OTHER follows after " / " (a before/after table). The best mean per task is in bold (the largest
 for PSNR/SSIM, the smallest for CRPS/FD; none for consistency, whose target is σ_y).
-With --paired REF (PSNR or SSIM), each cell is the mean over images of (REF − method) ± the standard error of
+With --paired REF (PSNR or SSIM per image; FD below), each cell is the mean over images of (REF − method) ± the standard error of
 those differences: every method restores the same images from the same measurements, so the differences pair,
 and their standard error is the one that says whether REF is ahead (results.json's per_image values). A last
 column averages each image's differences over the tasks (the same test images in every task), for the methods
-run on all of them: the comparison "on average over the tasks" with its paired standard error.
+run on all of them: the comparison "on average over the tasks" with its paired standard error. With --metric fd,
+each cell is REF's FD − the method's ± the spread of that difference over FD's bootstrap replicates (results.json's
+fd_bootstrap: every run resampled with the same draws of images, the same in every task, so they pair too).
 With --against OTHER (another run on the same images and measurements, e.g. a second training seed of a model),
 each cell is (this run − OTHER) for the same method and task, paired over images in the same way.
 Standard library only (any python3).
@@ -96,19 +98,58 @@ def main():
 
 
 def per_image(rows, metric, flag, where=""):
-    """{(method, task): that row's per-image values of metric}; exits when the file has none."""
+    """{(method, task): that row's paired values of metric}: the per-image list of PSNR or SSIM, or for FD a
+    dict {"point": the FD of all samples, "boot": its bootstrap replicates}; exits when the file has none."""
+    if metric == "fd":
+        if any("fd_bootstrap" not in r for r in rows):
+            sys.exit(f"eval_table.py: {flag} --metric fd needs FD's bootstrap replicates{where} (results.json of eps "
+                     "image eval from 2026-12-03's FD bootstrap on)")
+        return {(r["method"], r["task"]): {"point": cell(r, "fd")[0], "boot": r["fd_bootstrap"]} for r in rows
+                if r["fd_bootstrap"]}
     if metric not in ("psnr", "ssim"):
-        sys.exit(f"eval_table.py: {flag} compares psnr or ssim (per image), not '{metric}'")
+        sys.exit(f"eval_table.py: {flag} compares psnr, ssim (per image) or fd (bootstrap), not '{metric}'")
     if any("per_image" not in r for r in rows):
         sys.exit(f"eval_table.py: {flag} needs per-image values{where} (results.json of eps image eval from 2026-12-03 on)")
     return {(r["method"], r["task"]): r["per_image"][metric] for r in rows}
 
 
+def size(v):
+    """How many paired values: images, or bootstrap replicates."""
+    return len(v["boot"]) if isinstance(v, dict) else len(v)
+
+
+def difference(x, y):
+    """x − y, image by image (lists; None where either is missing), or point and replicate by replicate (FD)."""
+    if isinstance(x, dict):
+        return {"point": x["point"] - y["point"], "boot": [a - b for a, b in zip(x["boot"], y["boot"])]}
+    return [a - b if a is not None and b is not None else None for a, b in zip(x, y)]
+
+
+def summary(d):
+    """(mean, standard error) of a difference: over images, or the point value ± the replicates' spread."""
+    if isinstance(d, dict):
+        b = d["boot"]
+        m = sum(b) / len(b)
+        return d["point"], math.sqrt(sum((v - m) ** 2 for v in b) / (len(b) - 1)) if len(b) > 1 else float("nan")
+    return mean_se([v for v in d if v is not None])
+
+
+def task_average(ds):
+    """The differences of several tasks averaged image by image (an image missing in any task is left out), or
+    point by point and replicate by replicate (FD: the same draws in every task); None when nothing is left."""
+    if isinstance(ds[0], dict):
+        return {"point": sum(d["point"] for d in ds) / len(ds),
+                "boot": [sum(col) / len(col) for col in zip(*(d["boot"] for d in ds))]}
+    avg = [sum(col) / len(col) for col in zip(*ds) if None not in col]
+    return avg or None
+
+
 def difference_table(title, pairs, tasks, labels, prec, mean_column, skip_empty):
     """Prints a table of paired differences: pairs(method, task) gives (x, y), two per-image lists of the same
-    length (or None: an empty cell); each cell is the mean of x − y over images ± its standard error. With
-    mean_column, a last column averages each image's differences over the tasks, for methods with every task;
-    with skip_empty, a method without any cell gets no row."""
+    length, or two FD values with their bootstrap replicates (or None: an empty cell); each cell is the mean of
+    x − y over images ± its standard error (FD: the difference ± the spread of its replicates). With
+    mean_column, a last column averages each image's (replicate's) differences over the tasks, for methods with
+    every task; with skip_empty, a method without any cell gets no row."""
     print(title)
     print()
     print("| method | " + " | ".join(tasks) + (" | mean over tasks |" if mean_column else " |"))
@@ -120,16 +161,15 @@ def difference_table(title, pairs, tasks, labels, prec, mean_column, skip_empty)
             if xy is None:
                 cells.append("")
                 continue
-            d = [x - y if x is not None and y is not None else None for x, y in zip(*xy)]
+            d = difference(*xy)
             per_task.append(d)
-            cells.append(signed(mean_se([v for v in d if v is not None]), prec))
+            cells.append(signed(summary(d), prec))
         if skip_empty and not per_task:
             continue
         if mean_column:
-            complete = len(per_task) == len(tasks) and len({len(d) for d in per_task}) == 1
-            # Each image's difference averaged over the tasks; an image missing in any task is left out.
-            avg = [sum(col) / len(col) for col in zip(*per_task) if None not in col] if complete else []
-            cells.append(signed(mean_se(avg), prec) if avg else "")
+            complete = len(per_task) == len(tasks) and len({size(d) for d in per_task}) == 1
+            avg = task_average(per_task) if complete else None
+            cells.append(signed(summary(avg), prec) if avg else "")
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 
@@ -141,9 +181,11 @@ def paired(rows, tasks, labels, ref_method, metric, prec):
 
     def pairs(m, t):
         ref, other = by.get((ref_method, t)), by.get((m, t))
-        return None if ref is None or other is None or len(ref) != len(other) else (ref, other)
+        return None if ref is None or other is None or size(ref) != size(other) else (ref, other)
 
-    difference_table(f"{ref_method} − method, {metric}: mean ± standard error of the per-image differences", pairs,
+    what = ("the difference ± the spread of its bootstrap replicates over images" if metric == "fd" else
+            "mean ± standard error of the per-image differences")
+    difference_table(f"{ref_method} − method, {metric}: {what}", pairs,
                      tasks, [m for m in labels if m != ref_method], prec, len(tasks) > 1, False)
 
 
@@ -158,8 +200,8 @@ def against(rows, other_rows, tasks, labels, metric, prec):
         x, y = mine.get((m, t)), theirs.get((m, t))
         if x is None or y is None:
             return None
-        if len(x) != len(y):
-            sys.exit(f"eval_table.py: --against: {m} on {t} has {len(x)} images here and {len(y)} there "
+        if size(x) != size(y):
+            sys.exit(f"eval_table.py: --against: {m} on {t} has {size(x)} paired values here and {size(y)} there "
                      "(the runs must restore the same images)")
         return x, y
 

@@ -36,7 +36,7 @@ done
 grep -q "pivot share" "$work/first.txt" || { echo "the printed table has no cost section"; exit 1; }
 # The CSV: the promised columns, 12 methods per task (+4 EPS variants on random inpainting), finite metrics.
 header=$(head -1 "$out/results.csv")
-for c in task method label nfe psnr psnr_se ssim ssim_se psnr_mean ssim_mean crps fd consistency sigma_y \
+for c in task method label nfe psnr psnr_se ssim ssim_se psnr_mean ssim_mean crps fd fd_se consistency sigma_y \
          seconds_per_image_b1 seconds_per_image batch split first knobs; do
   echo ",$header," | grep -q ",$c," || { echo "results.csv lacks column $c"; exit 1; }
 done
@@ -57,7 +57,7 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
   $2 == "daps@5" && $(col["nfe"]) != 5 { print "daps@5: nfe " $(col["nfe"]) ", expected 5"; bad = 1 }
   $2 == "dps@2" && $(col["vjp"]) != 2 { print "dps@2: vjp " $(col["vjp"]) ", expected 2"; bad = 1 }
   END { exit bad }' "$out/results.csv"
-for k in '"rows"' '"cost"' '"config"' '"fd_other_images"' '"fd_truths"' '"pivot_share"' '"eps20_seconds_per_image_b1"' '"knobs"'; do
+for k in '"rows"' '"cost"' '"config"' '"fd_other_images"' '"fd_truths"' '"fd_bootstrap"' '"pivot_share"' '"eps20_seconds_per_image_b1"' '"knobs"'; do
   grep -q "$k" "$out/results.json" || { echo "results.json lacks $k"; exit 1; }
 done
 # results.json carries every image's PSNR: scripts/eval_table.py --paired's mean difference equals the difference
@@ -76,6 +76,17 @@ if command -v python3 > /dev/null; then
          "$out/results.csv")
   awk -v g="$got" -v w="$want" 'BEGIN { d = g - w; exit !(g != "" && d < 0.0051 && d > -0.0051) }' ||
     { echo "eval_table.py --paired's mean over tasks: $got, the means differ by $want"; cat "$work/paired.txt"; exit 1; }
+  # FD paired through its bootstrap replicates: the difference is the one of results.csv's FD column, and its
+  # spread is finite (two images: the draws differ).
+  python3 "$(dirname "$0")/../../scripts/eval_table.py" "$out/results.json" --paired pinv --metric fd > "$work/paired_fd.txt"
+  got=$(grep "^| eps_multitask@2 |" "$work/paired_fd.txt" | cut -d'|' -f4 | sed 's/−/-/g; s/+//g')
+  want=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
+                  $1 == "box_inpainting" && $2 == "pinv" { p = $(col["fd"]) }
+                  $1 == "box_inpainting" && $2 == "eps_multitask@2" { e = $(col["fd"]) } END { printf "%.6f", p - e }' "$out/results.csv")
+  # (results.csv holds 4 significant digits; the table 2 decimals)
+  echo "$got" | awk -v w="$want" '{ d = $1 - w; t = 0.0051 + 1e-3 * (w < 0 ? -w : w)
+                                   exit !(NF == 3 && $2 == "±" && d < t && d > -t && $3 >= 0) }' ||
+    { echo "eval_table.py --paired --metric fd: '$got', the FDs differ by $want"; cat "$work/paired_fd.txt"; exit 1; }
 fi
 # A second run reuses every method's samples and gives the same results.csv: every metric, and the VJP counts
 # and seconds per image that each part carries from the run that computed it.

@@ -183,6 +183,9 @@ int run_eval(const EvalOptions& o) {
   Classifier cls = read_classifier(ss.classifier, ss.device);
   const std::vector<double> rf = features(cls, test_images.slice(0, 0, o.fd_reference), ss.device);
   const GaussianStats ref = gaussian_stats(SampleSet{rf, ClassifierImpl::feature_count, o.fd_reference});
+  // One set of bootstrap draws for every task and run: FD differences pair over images, across tasks too.
+  const FdBootstrap boot(ref, o.images, o.fd_bootstrap,
+                         o.seed * 1000003ull + 7ull * static_cast<std::uint64_t>(o.first));
   const fs::path out(o.out);
   std::vector<Row> rows;
   std::vector<Cost> costs;
@@ -214,7 +217,7 @@ int run_eval(const EvalOptions& o) {
     for (const Run& r : rs) {
       Part p = run_method(r, ctx, td);
       (p.reused ? reused : ran) += 1;
-      Row row = score(r, p, td, o, cls, ref, ss.device);
+      Row row = score(r, p, td, o, cls, ref, boot, ss.device);
       if (r.method != "pinv")
         for (const auto& [k, v] : ss.settings->knobs(r.family, tn)) row.knobs[k] = v;
       rows.push_back(std::move(row));
@@ -265,6 +268,7 @@ int run_eval(const EvalOptions& o) {
   }
   json config = run_config(o, ss.device);
   config["fd_reference"] = o.fd_reference;
+  config["fd_bootstrap"] = o.fd_bootstrap;
   config["ssim"] = "Gaussian window 11x11, sigma 1.5, K1 0.01, K2 0.03, data range 2, valid positions";
   config["fd_features"] = "penultimate layer (128) of the project's Fashion-MNIST classifier, not Inception";
   config["models"] = {
@@ -348,6 +352,9 @@ void add_image_eval_command(CLI::App& image) {
       ->delimiter(',');
   c->add_option("--fd-reference", o->fd_reference, "Test images whose features are the Fréchet reference")
       ->check(CLI::Range(std::int64_t{2}, std::int64_t{10000}));
+  c->add_option("--fd-bootstrap", o->fd_bootstrap,
+                "Bootstrap replicates over images behind FD's standard error (0: none)")
+      ->check(CLI::Range(0, 100000));
   c->add_option("--grid-images", o->grid_images, "Images (rows) in each grid")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{64}));
   c->add_option("--timing-reps", o->timing_reps, "Repetitions of the pivot and network timings")

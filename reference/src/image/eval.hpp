@@ -24,6 +24,7 @@
 #include "eps/networks/model.hpp"
 #include "eps/image_metrics.hpp"
 #include "eps/tasks.hpp"
+#include "fd_bootstrap.hpp"
 #include "idx.hpp"
 #include "image_common.hpp"
 #include "methods.hpp"
@@ -53,7 +54,7 @@ struct EvalOptions {
   std::vector<int> eps_nfe{1, 20, 100}, prior_nfe{20, 100}, baseline_nfe{100}, dps_nfe{250};
   double sigma_y = 0.05, sigma_max = 80.0;
   std::uint64_t seed = 1;
-  int threads = 0, timing_reps = 20, cost_reps = 5;
+  int threads = 0, timing_reps = 20, cost_reps = 5, fd_bootstrap = 200;
   bool batch1 = true, plots = true, fresh = false, cost = true;
   bool box_drawn = false;  ///< --box drawn: box inpainting on boxes from the training distribution
 };
@@ -146,7 +147,9 @@ struct Row {
   int nfe = 0, vjp = 0;
   MeanSe psnr, ssim, psnr_mean, ssim_mean, crps, consistency;
   std::vector<double> psnr_per_image, ssim_per_image;  ///< each image's value (over its seeds): paired comparisons
-  double fd = NAN, seconds = NAN, seconds_b1 = NAN;
+  MeanSe fd;  ///< FD of all samples ± the bootstrap standard error over images (fd_bootstrap.hpp)
+  std::vector<double> fd_replicates;  ///< FD of each bootstrap replicate (the same draws for every run: paired)
+  double seconds = NAN, seconds_b1 = NAN;
   std::int64_t batch = 0;
   bool reused = false;
   json knobs = json::object();
@@ -155,9 +158,10 @@ struct Row {
 /// Classifier features of images [N, 1, 28, 28] as a host matrix (sample-major).
 std::vector<double> features(Classifier& net, const Tn& x, const at::Device& device);
 
-/// The metrics of one run's samples, clamped to the data range [−1, 1] first (docs/evaluation.md, "Metrics").
+/// The metrics of one run's samples, clamped to the data range [−1, 1] first (docs/evaluation.md, "Metrics");
+/// FD against `ref`, its standard error from `boot`'s replicates (the same draws for every run).
 Row score(const Run& r, const Part& p, const TaskData& td, const EvalOptions& o, Classifier& cls,
-          const GaussianStats& ref, const at::Device& device);
+          const GaussianStats& ref, const FdBootstrap& boot, const at::Device& device);
 
 /// The cost comparison of one task (docs/evaluation.md, "Cost").
 struct Cost {

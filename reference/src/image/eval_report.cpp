@@ -27,7 +27,7 @@ const std::vector<Metric>& metrics() {
                                      {"psnr_mean", "PSNR (mean)", 2, &Row::psnr_mean},
                                      {"ssim_mean", "SSIM (mean)", 3, &Row::ssim_mean},
                                      {"crps", "CRPS", 4, &Row::crps},
-                                     {"fd", "FD", 2, nullptr, &Row::fd},
+                                     {"fd", "FD", 2, &Row::fd},
                                      {"consistency", "‖Ax̂−y‖/√m", 3, &Row::consistency}};
   return m;
 }
@@ -110,8 +110,9 @@ std::string write_reports(const fs::path& out, const std::vector<Row>& rows, con
       "samples averaged over seeds; \"mean\": of the posterior mean over seeds); SSIM: 11x11 Gaussian window, sigma "
       "1.5, K1 0.01, K2 0.03, range 2; FD: Fréchet distance in the project's classifier features (not Inception "
       "FID) to " +
-      std::to_string(o.fd_reference) + " test images; knobs: the method's settings (" + config.value("settings", "") +
-      ")\n";
+      std::to_string(o.fd_reference) + " test images, ± the standard deviation over " + std::to_string(o.fd_bootstrap) +
+      " bootstrap replicates of the images (their seeds kept together); knobs: the method's settings (" +
+      config.value("settings", "") + ")\n";
   write_file_atomic(out / "results.md", "# eps image eval\n" + table + "\n" + legend);
   // CSV and JSON from the same list of metrics.
   std::ostringstream csv;
@@ -148,6 +149,10 @@ std::string write_reports(const fs::path& out, const std::vector<Row>& rows, con
     for (double v : r.psnr_per_image) pi.push_back(number(v));
     for (double v : r.ssim_per_image) si.push_back(number(v));
     j["per_image"] = {{"psnr", pi}, {"ssim", si}};
+    // FD on each bootstrap replicate of the images (the same draws in every row: eval_table.py --paired --metric fd).
+    json fb = json::array();
+    for (double v : r.fd_replicates) fb.push_back(number(v));
+    j["fd_bootstrap"] = fb;
     jrows.push_back(j);
   }
   write_file_atomic(out / "results.csv", csv.str());
@@ -198,12 +203,13 @@ void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::v
       if (pts.empty()) continue;
       if (f == "pinv") {
         pinv_psnr = fmt(pts[0]->psnr.mean, 4);
-        pinv_fd = fmt(pts[0]->fd, 4);
+        pinv_fd = fmt(pts[0]->fd.mean, 4);
         continue;
       }
       std::sort(pts.begin(), pts.end(), [](const Row* a, const Row* b) { return a->nfe < b->nfe; });
       dat << "# " << f << "\n";
-      for (const Row* r : pts) dat << r->nfe << " " << fmt(r->psnr.mean, 4) << " " << number_or(r->fd, "NaN") << "\n";
+      for (const Row* r : pts)
+        dat << r->nfe << " " << fmt(r->psnr.mean, 4) << " " << number_or(r->fd.mean, "NaN") << "\n";
       dat << "\n\n";
       names.push_back(f);
     }
@@ -212,7 +218,7 @@ void write_plots(const fs::path& dir, const std::vector<Row>& rows, const std::v
     // No FD plot where no row has one (a single image: the Fréchet distance needs two); gnuplot refuses a
     // plot whose points are all undefined.
     const bool any_fd =
-        std::any_of(rows.begin(), rows.end(), [&](const Row& r) { return r.task == task && std::isfinite(r.fd); });
+        std::any_of(rows.begin(), rows.end(), [&](const Row& r) { return r.task == task && std::isfinite(r.fd.mean); });
     for (int col : {2, 3}) {
       if (col == 3 && !any_fd) continue;
       const std::string what = col == 2 ? "psnr" : "fd";

@@ -42,7 +42,7 @@ std::vector<double> features(Classifier& net, const Tn& x, const at::Device& dev
 }
 
 Row score(const Run& r, const Part& p, const TaskData& td, const EvalOptions& o, Classifier& cls,
-          const GaussianStats& ref, const at::Device& device) {
+          const GaussianStats& ref, const FdBootstrap& boot, const at::Device& device) {
   const std::int64_t n = o.images, k = o.seeds, d = kImage.numel();
   // Every metric reads the samples clamped to the data range, as the baselines' own evaluations do.
   const Tn clamped = p.samples.clamp(-1, 1);
@@ -104,7 +104,9 @@ Row score(const Run& r, const Part& p, const TaskData& td, const EvalOptions& o,
   row.consistency = mean_se(co);
   if (n * k >= 2) {
     const std::vector<double> f = features(cls, clamped, device);
-    row.fd = frechet_distance(gaussian_stats(SampleSet{f, ClassifierImpl::feature_count, n * k}), ref);
+    row.fd.mean = frechet_distance(gaussian_stats(SampleSet{f, ClassifierImpl::feature_count, n * k}), ref);
+    row.fd_replicates = boot.replicates(f, k);
+    row.fd.se = bootstrap_se(row.fd_replicates);
   }
   return row;
 }
