@@ -8,7 +8,7 @@
 Each cell is the metric's mean ± its standard error over images; with --compare, the cell of the same method
 and task in OTHER follows after " / " (a before/after table). The best mean per task is in bold (the largest
 for PSNR/SSIM, the smallest for CRPS/FD; none for consistency, whose target is σ_y).
-With --paired REF (PSNR or SSIM per image; FD below), each cell is the mean over images of (REF − method) ± the standard error of
+With --paired REF (PSNR, SSIM or the posterior mean's PSNR per image; FD below), each cell is the mean over images of (REF − method) ± the standard error of
 those differences: every method restores the same images from the same measurements, so the differences pair,
 and their standard error is the one that says whether REF is ahead (results.json's per_image values). A last
 column averages each image's differences over the tasks (the same test images in every task), for the methods
@@ -106,10 +106,11 @@ def per_image(rows, metric, flag, where=""):
                      "image eval from 2026-12-03's FD bootstrap on)")
         return {(r["method"], r["task"]): {"point": cell(r, "fd")[0], "boot": r["fd_bootstrap"]} for r in rows
                 if r["fd_bootstrap"]}
-    if metric not in ("psnr", "ssim"):
-        sys.exit(f"eval_table.py: {flag} compares psnr, ssim (per image) or fd (bootstrap), not '{metric}'")
-    if any("per_image" not in r for r in rows):
-        sys.exit(f"eval_table.py: {flag} needs per-image values{where} (results.json of eps image eval from 2026-12-03 on)")
+    if metric not in ("psnr", "ssim", "psnr_mean"):
+        sys.exit(f"eval_table.py: {flag} compares psnr, ssim, psnr_mean (per image) or fd (bootstrap), not '{metric}'")
+    if any(metric not in r.get("per_image", {}) for r in rows):
+        sys.exit(f"eval_table.py: {flag} needs per-image values of {metric}{where} (results.json of eps image eval "
+                 "from 2026-12-03 on; psnr_mean from 2026-12-03's FD bootstrap on)")
     return {(r["method"], r["task"]): r["per_image"][metric] for r in rows}
 
 

@@ -5,7 +5,7 @@
 # FD against NFE per task and the cost plot), that every row holds finite metrics, that a second run reuses
 # every method's samples and reproduces results.csv, that --set and a tuned file reach the methods, that
 # `eps image tune` writes a file eval reads, that the validation split, --first and --box drawn select other
-# images or boxes, and that bad input is a named error.
+# images or boxes, and that bad input is a named error. scripts/eval_table.py and scripts/claims.py read the run.
 # Usage: eval_tiny.sh EPS_BINARY IMAGE_TEST_DIR WORK_DIR
 set -euo pipefail
 eps=$1 img=$2 work=$3
@@ -87,6 +87,20 @@ if command -v python3 > /dev/null; then
   echo "$got" | awk -v w="$want" '{ d = $1 - w; t = 0.0051 + 1e-3 * (w < 0 ? -w : w)
                                    exit !(NF == 3 && $2 == "±" && d < t && d > -t && $3 >= 0) }' ||
     { echo "eval_table.py --paired --metric fd: '$got', the FDs differ by $want"; cat "$work/paired_fd.txt"; exit 1; }
+  # scripts/claims.py: EPS − DPS over the tasks is the mean of results.csv's five differences of means, and its
+  # verdict follows the two-standard-error rule.
+  python3 "$(dirname "$0")/../../scripts/claims.py" "$out/results.json" --eps eps_multitask@2 > "$work/claims.txt"
+  line=$(grep "^| eps_multitask@2 beats DPS (dps@2) |" "$work/claims.txt") ||
+    { echo "claims.py has no DPS row"; cat "$work/claims.txt"; exit 1; }
+  got=$(echo "$line" | cut -d'|' -f3 | sed 's/.*\*\*\(.*\)\*\*.*/\1/; s/−/-/g; s/+//g')
+  want=$(awk -F, '$2 == "dps@2" { p += $7 } $2 == "eps_multitask@2" { e += $7 } END { printf "%.6f", (e - p) / 5 }' \
+         "$out/results.csv")
+  verdict=$(echo "$line" | cut -d'|' -f4)
+  echo "$got" | awk -v w="$want" -v v="$verdict" '{ d = $1 - w; m = $1; s = $3
+      want_v = m >= 2 * s ? "holds" : -m >= 2 * s ? "does not hold" : "level"
+      exit !(NF == 3 && d < 0.0051 && d > -0.0051 && index(v, want_v " on average") > 0) }' ||
+    { echo "claims.py: EPS - DPS over the tasks '$got' ($verdict), the means differ by $want"; cat "$work/claims.txt"
+      exit 1; }
 fi
 # A second run reuses every method's samples and gives the same results.csv: every metric, and the VJP counts
 # and seconds per image that each part carries from the run that computed it.

@@ -147,6 +147,7 @@ struct Row {
   int nfe = 0, vjp = 0;
   MeanSe psnr, ssim, psnr_mean, ssim_mean, crps, consistency;
   std::vector<double> psnr_per_image, ssim_per_image;  ///< each image's value (over its seeds): paired comparisons
+  std::vector<double> psnr_mean_per_image;             ///< each image's posterior-mean PSNR: paired too
   MeanSe fd;  ///< FD of all samples ± the bootstrap standard error over images (fd_bootstrap.hpp)
   std::vector<double> fd_replicates;  ///< FD of each bootstrap replicate (the same draws for every run: paired)
   double seconds = NAN, seconds_b1 = NAN;

@@ -143,12 +143,15 @@ std::string write_reports(const fs::path& out, const std::vector<Row>& rows, con
     j["batch"] = r.batch;
     j["reused"] = r.reused;
     j["knobs"] = r.knobs;
-    // Every image's PSNR and SSIM (over its seeds), in the order of the split: every method restores the same
-    // images from the same y, so differences between methods pair (scripts/eval_table.py --paired).
+    // Every image's PSNR and SSIM (over its seeds) and its posterior mean's PSNR, in the order of the split:
+    // every method restores the same images from the same y, so differences between methods pair
+    // (scripts/eval_table.py --paired).
     json pi = json::array(), si = json::array();
     for (double v : r.psnr_per_image) pi.push_back(number(v));
     for (double v : r.ssim_per_image) si.push_back(number(v));
-    j["per_image"] = {{"psnr", pi}, {"ssim", si}};
+    json pmi = json::array();
+    for (double v : r.psnr_mean_per_image) pmi.push_back(number(v));
+    j["per_image"] = {{"psnr", pi}, {"ssim", si}, {"psnr_mean", pmi}};
     // FD on each bootstrap replicate of the images (the same draws in every row: eval_table.py --paired --metric fd).
     json fb = json::array();
     for (double v : r.fd_replicates) fb.push_back(number(v));

@@ -98,6 +98,7 @@ Row score(const Run& r, const Part& p, const TaskData& td, const EvalOptions& o,
   row.ssim = mean_se(ss);
   row.psnr_per_image = ps;
   row.ssim_per_image = ss;
+  row.psnr_mean_per_image = pm;
   row.psnr_mean = mean_se(pm);
   row.ssim_mean = mean_se(sm);
   row.crps = mean_se(cr);
