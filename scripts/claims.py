@@ -32,22 +32,13 @@ def verdict(mean, se, higher_is_better=True):
     return "ahead" if m >= 2 * s else "behind" if -m >= 2 * s else "level"
 
 
-def compare(by, tasks, a, b, metric):
+def compare(by, tasks, a, b):
     """{task or 'mean': (mean, se)} of a − b paired over images (replicates for FD); tasks either lacks are left
-    out, and the mean over tasks needs every task."""
-    out, diffs = {}, []
-    for t in tasks:
+    out, and the mean over tasks needs every task (eval_table.paired_summaries)."""
+    def pairs(t):
         x, y = by.get((a, t)), by.get((b, t))
-        if x is None or y is None or eval_table.size(x) != eval_table.size(y):
-            continue
-        d = eval_table.difference(x, y)
-        diffs.append(d)
-        out[t] = eval_table.summary(d)
-    if len(diffs) == len(tasks) > 1 and len({eval_table.size(d) for d in diffs}) == 1:
-        avg = eval_table.task_average(diffs)
-        if avg:
-            out["mean"] = eval_table.summary(avg)
-    return out
+        return None if x is None or y is None or eval_table.size(x) != eval_table.size(y) else (x, y)
+    return eval_table.paired_summaries(pairs, tasks)
 
 
 def fmt(ms, prec=2):
@@ -111,10 +102,10 @@ def main():
     def row(claim, x, y, with_fd=True):
         if x is None or y is None:
             return
-        r = compare(psnr, tasks, x, y, "psnr")
+        r = compare(psnr, tasks, x, y)
         if not r:
             return
-        f = compare(fd, tasks, x, y, "fd") if (with_fd and has_fd) else {}
+        f = compare(fd, tasks, x, y) if (with_fd and has_fd) else {}
         fd_cells = (cells(f, tasks, 1), summary_text(f, tasks, higher_is_better=False)) if f else ("", "")
         print(f"| {claim} | {cells(r, tasks)} | {summary_text(r, tasks)} | {fd_cells[0]} | {fd_cells[1]} |")
 

@@ -145,6 +145,25 @@ def task_average(ds):
     return avg or None
 
 
+def paired_summaries(pairs, tasks):
+    """{task: (mean, se)} of x − y for each task where pairs(task) gives (x, y) (per-image lists, or FD values with
+    their bootstrap replicates), and {'mean': (mean, se)} over the tasks, each image's (replicate's) differences
+    averaged first, when there are several tasks, every one has a pair and all have as many values."""
+    out, diffs = {}, []
+    for t in tasks:
+        xy = pairs(t)
+        if xy is None:
+            continue
+        d = difference(*xy)
+        diffs.append(d)
+        out[t] = summary(d)
+    if len(diffs) == len(tasks) > 1 and len({size(d) for d in diffs}) == 1:
+        avg = task_average(diffs)
+        if avg:
+            out["mean"] = summary(avg)
+    return out
+
+
 def difference_table(title, pairs, tasks, labels, prec, mean_column, skip_empty):
     """Prints a table of paired differences: pairs(method, task) gives (x, y), two per-image lists of the same
     length, or two FD values with their bootstrap replicates (or None: an empty cell); each cell is the mean of
@@ -156,21 +175,12 @@ def difference_table(title, pairs, tasks, labels, prec, mean_column, skip_empty)
     print("| method | " + " | ".join(tasks) + (" | mean over tasks |" if mean_column else " |"))
     print("|---|" + "---|" * (len(tasks) + mean_column))
     for m in labels:
-        cells, per_task = [], []
-        for t in tasks:
-            xy = pairs(m, t)
-            if xy is None:
-                cells.append("")
-                continue
-            d = difference(*xy)
-            per_task.append(d)
-            cells.append(signed(summary(d), prec))
-        if skip_empty and not per_task:
+        res = paired_summaries(lambda t: pairs(m, t), tasks)
+        if skip_empty and not res:
             continue
+        cells = [signed(res[t], prec) if t in res else "" for t in tasks]
         if mean_column:
-            complete = len(per_task) == len(tasks) and len({size(d) for d in per_task}) == 1
-            avg = task_average(per_task) if complete else None
-            cells.append(signed(summary(avg), prec) if avg else "")
+            cells.append(signed(res["mean"], prec) if "mean" in res else "")
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 
