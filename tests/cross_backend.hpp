@@ -91,7 +91,8 @@ void cross_backend(double tol, const TX& lx = TX{}) {
       for (std::size_t i = 0; i < te.size(); ++i) CHECK(rel(tx[i], te[i]) <= tol);
     }
   };
-  [&]<std::size_t... I>(std::index_sequence<I...>) { (run(std::get<I>(ze), std::get<I>(zx)), ...); }
-  (std::make_index_sequence<std::tuple_size_v<decltype(ze)>>{});
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (run(std::get<I>(ze), std::get<I>(zx)), ...);
+  }(std::make_index_sequence<std::tuple_size_v<decltype(ze)>>{});
 }
 }  // namespace eps::test

@@ -101,9 +101,8 @@ TEST_CASE("torch autograd: DPS and PiGDM through autograd on LibTorch equal the 
     const VeEdm s;
     analytic::ScheduledDenoiser<analytic::IsotropicMixture, VeEdm> De{p.prior, s};
     // The ATen mixture works on flattened samples; the operators on 1 × 4 × 4 images.
-    auto Dt = libtorch::autograd_denoiser([m = p.aten](const T& x, double t) {
-      return m(x.reshape({x.size(0), 16}), t).reshape(x.sizes());
-    });
+    auto Dt = libtorch::autograd_denoiser(
+        [m = p.aten](const T& x, double t) { return m(x.reshape({x.size(0), 16}), t).reshape(x.sizes()); });
     EdmOptions o;
     o.steps = 12;
     const auto compare = [&](const auto& run_e, const auto& run_t) {

@@ -89,8 +89,8 @@ concept Tensor = requires(const T& a, const T& b, double s, const Shape& shape, 
 
 /// A real tensor family: square roots, zero indicators, host transfer, random draws, complex lift.
 template <class T>
-concept RealTensor = Tensor<T> &&
-    requires(const T& a, typename backend_traits<T>::generator_type& gen, const Shape& shape, index_t n, double s) {
+concept RealTensor = Tensor<T> && requires(const T& a, typename backend_traits<T>::generator_type& gen,
+                                           const Shape& shape, index_t n, double s) {
   { backend_traits<T>::sqrt(a) } -> std::same_as<T>;
   { backend_traits<T>::clamp(a, s, s) } -> std::same_as<T>;
   { backend_traits<T>::zero_indicator(a) } -> std::same_as<T>;
@@ -113,17 +113,17 @@ concept ImageTensor = RealTensor<T> && requires(const T& a, const ImageShape& g,
 /// A real family whose complex counterpart has the unitary 2-D FFT over the last two image axes.
 template <class T>
 concept FftTensor = ImageTensor<T> && Tensor<typename backend_traits<T>::complex_tensor> &&
-    requires(const typename backend_traits<T>::complex_tensor& c, const ImageShape& g) {
-  {
-    backend_traits<typename backend_traits<T>::complex_tensor>::fft2(c, g)
-    } -> std::same_as<typename backend_traits<T>::complex_tensor>;
-  {
-    backend_traits<typename backend_traits<T>::complex_tensor>::ifft2(c, g)
-    } -> std::same_as<typename backend_traits<T>::complex_tensor>;
-  {
-    backend_traits<typename backend_traits<T>::complex_tensor>::conj(c)
-    } -> std::same_as<typename backend_traits<T>::complex_tensor>;
-};
+                    requires(const typename backend_traits<T>::complex_tensor& c, const ImageShape& g) {
+                      {
+                        backend_traits<typename backend_traits<T>::complex_tensor>::fft2(c, g)
+                      } -> std::same_as<typename backend_traits<T>::complex_tensor>;
+                      {
+                        backend_traits<typename backend_traits<T>::complex_tensor>::ifft2(c, g)
+                      } -> std::same_as<typename backend_traits<T>::complex_tensor>;
+                      {
+                        backend_traits<typename backend_traits<T>::complex_tensor>::conj(c)
+                      } -> std::same_as<typename backend_traits<T>::complex_tensor>;
+                    };
 
 /// A real family that can factor a small dense matrix (for `eps::Dense`).
 template <class T>

@@ -59,7 +59,8 @@ struct DpsOptions {
 /// DPS on EDM's grid (Euler): x_{i+1} = EulerStep(x_i, x̂0) − ζ ∇_{x_i} ‖y − A x̂0(x_i)‖, per sample.
 /// NFE counts denoiser evaluations; `vjp` the vector-Jacobian products (one per step).
 template <Schedule S, LinearOperator Op, class D>
-requires DifferentiableDenoiser<D, typename Op::tensor_type> SampleResult<typename Op::tensor_type> dps_sample(
+  requires DifferentiableDenoiser<D, typename Op::tensor_type>
+SampleResult<typename Op::tensor_type> dps_sample(
     D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, typename Op::tensor_type x,
     const EdmOptions& o = {}, const DpsOptions& dps = {},
     const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
@@ -94,7 +95,7 @@ struct PigdmOptions {
 /// U diag(1/(r² s² + σ_y²)) Uᴴ, plus 1/σ_y² on the part of y outside range U; a direction with
 /// r² s² + σ_y² = 0 is dropped). Plug it into any sampler; it counts its own VJPs in `*vjp_count`.
 template <Schedule S, SpectralOperator Op, class D>
-requires DifferentiableDenoiser<D, typename Op::tensor_type>
+  requires DifferentiableDenoiser<D, typename Op::tensor_type>
 auto pigdm_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sigma_y, PigdmOptions opt = {},
                     int* vjp_count = nullptr) {
   using T = typename Op::tensor_type;
@@ -127,7 +128,7 @@ auto pigdm_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double si
 /// (σ_y > 0) are a domain_error: a hard replacement by A†y amplifies the noise by 1/s_i; use
 /// `ddnm_plus_sample`, the authors' noisy variant.
 template <LinearOperator Op, class D>
-requires Denoiser<D, typename Op::tensor_type>
+  requires Denoiser<D, typename Op::tensor_type>
 auto ddnm_denoiser(D denoiser, Op A, typename Op::tensor_type y, double sigma_y = 0, CgOptions cg = {}) {
   using T = typename Op::tensor_type;
   detail::require_nonnegative(sigma_y, "eps::ddnm_denoiser", "sigma_y");
@@ -259,11 +260,11 @@ SampleResult<typename Op::tensor_type> ddrm_walk(const char* where, D&& denoiser
 /// so the sample does not depend on the choice of V: Fourier-diagonal operators (complex coefficients, real
 /// weights symmetric in frequency) give the same sample as a real SVD of their matrix, from the same noise.
 template <Schedule S, SpectralOperator Op, class D, class G>
-requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::tensor_type>
-    SampleResult<typename Op::tensor_type> ddrm_sample(
-        D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, double sigma_y,
-        typename Op::tensor_type x, G& gen, const EdmOptions& o = {}, const DdrmOptions& dd = {},
-        const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
+  requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::tensor_type>
+SampleResult<typename Op::tensor_type> ddrm_sample(
+    D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, double sigma_y,
+    typename Op::tensor_type x, G& gen, const EdmOptions& o = {}, const DdrmOptions& dd = {},
+    const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
   constexpr const char* where = "eps::ddrm_sample";
   return detail::ddrm_walk(where, std::forward<D>(denoiser), s, A, y, sigma_y, std::move(x), gen, o, dd, cb);
 }
@@ -276,18 +277,18 @@ requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::te
 /// this runs eps::ddrm_sample's walk with it; what the DDNM paper adds beyond it, the "time-travel"
 /// resampling, is off in the authors' defaults and not implemented. NFE = steps, no VJP.
 template <Schedule S, SpectralOperator Op, class D, class G>
-requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::tensor_type>
-    SampleResult<typename Op::tensor_type> ddnm_plus_sample(
-        D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, double sigma_y,
-        typename Op::tensor_type x, G& gen, const EdmOptions& o = {}, const DdnmPlusOptions& dn = {},
-        const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
+  requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::tensor_type>
+SampleResult<typename Op::tensor_type> ddnm_plus_sample(
+    D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, double sigma_y,
+    typename Op::tensor_type x, G& gen, const EdmOptions& o = {}, const DdnmPlusOptions& dn = {},
+    const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
   return detail::ddrm_walk("eps::ddnm_plus_sample", std::forward<D>(denoiser), s, A, y, sigma_y, std::move(x), gen, o,
                            DdrmOptions{dn.eta, 1.0, dn.sv_cut}, cb);
 }
 
 /// Options of MPGD (He et al. 2023, pixel space without projection; η from the authors' code).
 struct MpgdOptions {
-  double eta = 0.5;  ///< stochasticity of the DDIM step
+  double eta = 0.5;   ///< stochasticity of the DDIM step
   double step = 1.0;  ///< ζ: x̂0 moves ζ √(1 + ς'²) along −∇‖y − A x̂0‖ (the authors' scale/√ᾱ_{t−1}, VE form)
   /// x̂0 is clipped to [clip_min, clip_max] before the step (the authors clip to the data range [−1, 1]);
   /// the defaults leave it as it is (the library does not know the data's range).
@@ -299,12 +300,12 @@ struct MpgdOptions {
 ///   through the network), and the DDIM η step x̄' = x̂0' + √(ς'² − c²) ε̂ + c ξ (`detail::edm_ddim_step`).
 /// √(1 + ς'²) = 1/√ᾱ_{t−1} is the authors' scale written in VE levels. NFE = steps, no VJP.
 template <Schedule S, LinearOperator Op, class D, class G>
-requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::tensor_type> &&
-    RealTensor<typename Op::tensor_type>
-        SampleResult<typename Op::tensor_type> mpgd_sample(
-            D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, typename Op::tensor_type x,
-            G& gen, const EdmOptions& o = {}, const MpgdOptions& mp = {},
-            const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
+  requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::tensor_type> &&
+           RealTensor<typename Op::tensor_type>
+SampleResult<typename Op::tensor_type> mpgd_sample(
+    D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, typename Op::tensor_type x, G& gen,
+    const EdmOptions& o = {}, const MpgdOptions& mp = {},
+    const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
   using T = typename Op::tensor_type;
   constexpr const char* where = "eps::mpgd_sample";
   EPS_CHECK(mp.eta >= 0 && mp.eta <= 1, value_error, where, ": eta must lie in [0, 1], got ", mp.eta);
@@ -350,7 +351,7 @@ struct DapsOptions {
 /// N(μ*, Σ*) of the pivot with α = 1, σ, σ_y = τ/√2 (docs/math.md §7); the chain's stationary law is
 /// N(μ*, Σ*(I − η Σ*⁻¹/2)⁻¹) (tested), which tends to it as η → 0.
 template <LinearOperator Op, class G>
-requires NoiseSource<G, typename Op::tensor_type> && RealTensor<typename Op::tensor_type>
+  requires NoiseSource<G, typename Op::tensor_type> && RealTensor<typename Op::tensor_type>
 typename Op::tensor_type daps_langevin(const Op& A, const typename Op::tensor_type& x0_hat,
                                        const typename Op::tensor_type& y, double sigma, double tau, double lr,
                                        int steps, G& gen) {
@@ -378,7 +379,7 @@ typename Op::tensor_type daps_langevin(const Op& A, const typename Op::tensor_ty
 /// An exact draw of DAPS's Gaussian Langevin target (`daps_langevin`): z = μ* + Σ*^{1/2} ξ of the pivot with
 /// x_t = x̂0 at α = 1, σ, and σ_y = τ/√2, i.e. precision I/σ² + 2AᵀA/τ² (spectral operators).
 template <SpectralOperator Op, class G>
-requires NoiseSource<G, typename Op::tensor_type> && RealTensor<typename Op::tensor_type>
+  requires NoiseSource<G, typename Op::tensor_type> && RealTensor<typename Op::tensor_type>
 typename Op::tensor_type daps_exact_draw(const Op& A, const typename Op::tensor_type& x0_hat,
                                          const typename Op::tensor_type& y, double sigma, double tau, G& gen) {
   EPS_CHECK(std::isfinite(sigma) && sigma > 0 && std::isfinite(tau) && tau > 0, value_error,
@@ -402,12 +403,11 @@ std::vector<double> daps_times(const S& s, const DapsOptions& o) {
 }
 
 template <Schedule S, LinearOperator Op, class D, class G>
-requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::tensor_type> &&
-    RealTensor<typename Op::tensor_type>
-        SampleResult<typename Op::tensor_type> daps_sample(
-            D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, typename Op::tensor_type x,
-            G& gen, const DapsOptions& o = {},
-            const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
+  requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::tensor_type> &&
+           RealTensor<typename Op::tensor_type>
+SampleResult<typename Op::tensor_type> daps_sample(
+    D&& denoiser, const S& s, const Op& A, const typename Op::tensor_type& y, typename Op::tensor_type x, G& gen,
+    const DapsOptions& o = {}, const std::type_identity_t<StepCallback<typename Op::tensor_type>>& cb = {}) {
   using T = typename Op::tensor_type;
   constexpr const char* where = "eps::daps_sample";
   EPS_CHECK(std::isfinite(o.lr) && o.lr > 0 && std::isfinite(o.lr_min_ratio) && o.lr_min_ratio > 0 &&
@@ -444,7 +444,7 @@ requires Denoiser<D, typename Op::tensor_type> && NoiseSource<G, typename Op::te
 
 /// The zero-shot pivot: the isotropic denoiser at the current time, fed the exact pivot x̃ = α μ*.
 template <Schedule S, LinearOperator Op, class D>
-requires Denoiser<D, typename Op::tensor_type>
+  requires Denoiser<D, typename Op::tensor_type>
 auto zero_shot_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sigma_y, PivotOptions opt = {}) {
   using T = typename Op::tensor_type;
   detail::require_nonnegative(sigma_y, "eps::zero_shot_denoiser", "sigma_y");
@@ -460,7 +460,7 @@ auto zero_shot_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, doubl
 /// D(α(t*) μ*, t*) with σ(t*)/α(t*) = σ*; below the schedule's smallest ratio the denoiser is the identity
 /// (x̂0 = μ*).
 template <Schedule S, SpectralOperator Op, class D>
-requires Denoiser<D, typename Op::tensor_type>
+  requires Denoiser<D, typename Op::tensor_type>
 auto equivalent_time_denoiser(D denoiser, S s, Op A, typename Op::tensor_type y, double sigma_y,
                               PivotOptions opt = {}) {
   using T = typename Op::tensor_type;

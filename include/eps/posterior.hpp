@@ -170,13 +170,17 @@ class PosteriorCovariance {
 
   /// Σ^{1/2} v with the symmetric square root (spectral operators only). For the others, draw x_t and y
   /// and use the pivot (E3): that needs no square root (docs/math.md §3).
-  T apply_sqrt(const T& v) const requires SpectralOperator<Op> {
+  T apply_sqrt(const T& v) const
+    requires SpectralOperator<Op>
+  {
     eps::check_sample(v, A_.in_shape(), "eps::PosteriorCovariance::apply_sqrt", "v");
     return spectral_filter(A_, v, eps::sqrt(*g_), g_null_.map([](double g) { return std::sqrt(g); }));
   }
 
   /// A draw of N(0, Σ): Σ^{1/2} ξ with ξ ~ N(0, I), shaped as `like` (spectral operators only).
-  T sample(const T& like, generator_t<T>& gen) const requires SpectralOperator<Op> {
+  T sample(const T& like, generator_t<T>& gen) const
+    requires SpectralOperator<Op>
+  {
     return apply_sqrt(eps::randn_like(like, gen));
   }
 

@@ -63,17 +63,17 @@ concept Denoiser = requires(detail::unwrapped_t<D>& d, const T& x, double t) {
 /// (`eps::libtorch::AutogradDenoiser`). It may also offer `denoise_and_vjp(x, t, make_v)`, which returns
 /// {D(x, t), vᵀ ∂D/∂x with v = make_v(D(x, t))} from one forward and one backward pass.
 template <class D, class T>
-concept DifferentiableDenoiser = Denoiser<D, T> &&
-    requires(detail::unwrapped_t<D>& d, const T& x, double t, const T& v) {
-  { d.vjp(x, t, v) } -> std::convertible_to<T>;
-};
+concept DifferentiableDenoiser =
+    Denoiser<D, T> && requires(detail::unwrapped_t<D>& d, const T& x, double t, const T& v) {
+      { d.vjp(x, t, v) } -> std::convertible_to<T>;
+    };
 
 /// {x̂0, g} = {D(x, t), vᵀ ∂D(x, t)/∂x with v = make_v(x̂0)}: guidance whose vector depends on the
 /// denoiser's output (DPS, ΠGDM). One call of `denoise_and_vjp` where the denoiser has it (autograd then
 /// reuses the forward's graph), else D(x, t) followed by D.vjp(x, t, v).
 template <class T, class D, class MakeV>
-requires DifferentiableDenoiser<D, T> std::pair<T, T> denoise_and_vjp(D& denoiser, const T& x, double t,
-                                                                      MakeV&& make_v) {
+  requires DifferentiableDenoiser<D, T>
+std::pair<T, T> denoise_and_vjp(D& denoiser, const T& x, double t, MakeV&& make_v) {
   auto& d = detail::unwrap(denoiser);
   if constexpr (requires { d.denoise_and_vjp(x, t, make_v); }) {
     auto r = d.denoise_and_vjp(x, t, make_v);
@@ -92,7 +92,8 @@ concept NoiseSource = std::same_as<std::remove_cv_t<G>, generator_t<T>> || std::
 
 /// Standard normal draws shaped as `like`, from a noise source.
 template <RealTensor T, class G>
-requires NoiseSource<G, T> T draw_noise(const T& like, G& source) {
+  requires NoiseSource<G, T>
+T draw_noise(const T& like, G& source) {
   if constexpr (std::invocable<G&, const T&>) {
     T n = static_cast<T>(source(like));
     eps::check_sample(n, eps::sample_shape(like), "eps::draw_noise", "the noise source's draw", eps::batch(like));
@@ -146,12 +147,16 @@ struct Counted {
     ++nfe;
     return static_cast<T>(unwrap(d)(x, t));
   }
-  T vjp(const T& x, double t, const T& v) requires DifferentiableDenoiser<D, T> {
+  T vjp(const T& x, double t, const T& v)
+    requires DifferentiableDenoiser<D, T>
+  {
     ++vjps;
     return static_cast<T>(unwrap(d).vjp(x, t, v));
   }
   template <class MakeV>
-  std::pair<T, T> denoise_and_vjp(const T& x, double t, MakeV&& make_v) requires DifferentiableDenoiser<D, T> {
+  std::pair<T, T> denoise_and_vjp(const T& x, double t, MakeV&& make_v)
+    requires DifferentiableDenoiser<D, T>
+  {
     ++nfe;
     ++vjps;
     return eps::denoise_and_vjp<T>(d, x, t, std::forward<MakeV>(make_v));
@@ -211,8 +216,8 @@ T edm_euler_step(const T& x, const T& x0, const GridStep& st) {
 /// σ(t₀)·ε, `batch` samples of shape `shape`: the usual initial state at the first time of a grid (the
 /// α x0 part is neglected, as in EDM; docs/gmm_benchmark.md measures what that costs on a wide prior).
 template <Schedule S, RealTensor T, class G>
-requires NoiseSource<G, T> T initial_noise(const S& s, double t0, const T& like, index_t batch, const Shape& shape,
-                                           G& gen) {
+  requires NoiseSource<G, T>
+T initial_noise(const S& s, double t0, const T& like, index_t batch, const Shape& shape, G& gen) {
   return eps::scale(draw_noise(eps::zeros(like, batch, shape), gen), coefficients(s, t0).sigma);
 }
 
@@ -280,9 +285,9 @@ SampleResult<T> ode_sample(D&& denoiser, const S& s, T x, const std::vector<doub
 ///   x_s = α_s x̂0 + √(σ_s² − c²) ε̂ + c ξ,  c = η σ_s √(1 − (α_t σ_s / (α_s σ_t))²).
 /// η = 0 is deterministic (the exponential integrator of the probability-flow ODE).
 template <Schedule S, RealTensor T, Denoiser<T> D, class G>
-requires NoiseSource<G, T> SampleResult<T> ddim_sample(D&& denoiser, const S& s, T x, const std::vector<double>& times,
-                                                       double eta, G& gen,
-                                                       const std::type_identity_t<StepCallback<T>>& cb = {}) {
+  requires NoiseSource<G, T>
+SampleResult<T> ddim_sample(D&& denoiser, const S& s, T x, const std::vector<double>& times, double eta, G& gen,
+                            const std::type_identity_t<StepCallback<T>>& cb = {}) {
   constexpr const char* where = "eps::ddim_sample";
   EPS_CHECK(eta >= 0 && eta <= 1, value_error, where, ": eta must lie in [0, 1], got ", eta);
   return detail::walk(
@@ -320,9 +325,9 @@ T edm_ddim_step(const T& x0, const T& eps_hat, const GridStep& st, double eta, G
 /// in EDM's coordinates (`detail::edm_ddim_step`): the "DDIM in VE form" that ΠGDM (η = 1) and MPGD are
 /// published with. η = 0 is the deterministic exponential integrator; NFE = steps.
 template <Schedule S, RealTensor T, Denoiser<T> D, class G>
-requires NoiseSource<G, T> SampleResult<T> edm_ddim_sample(D&& denoiser, const S& s, T x, double eta, G& gen,
-                                                           const EdmOptions& o = {},
-                                                           const std::type_identity_t<StepCallback<T>>& cb = {}) {
+  requires NoiseSource<G, T>
+SampleResult<T> edm_ddim_sample(D&& denoiser, const S& s, T x, double eta, G& gen, const EdmOptions& o = {},
+                                const std::type_identity_t<StepCallback<T>>& cb = {}) {
   constexpr const char* where = "eps::edm_ddim_sample";
   EPS_CHECK(eta >= 0 && eta <= 1, value_error, where, ": eta must lie in [0, 1], got ", eta);
   return detail::walk(where, s, edm_grid(s, o), true, std::move(x), denoiser, cb,
@@ -337,9 +342,9 @@ requires NoiseSource<G, T> SampleResult<T> edm_ddim_sample(D&& denoiser, const S
 /// with the score from the denoiser (Tweedie); the last step (to σ = 0, or to the end of the grid) returns
 /// α x̂0 without noise, as is customary. Needs α > 0 on the grid.
 template <Schedule S, RealTensor T, Denoiser<T> D, class G>
-requires NoiseSource<G, T> SampleResult<T> euler_maruyama_sample(D&& denoiser, const S& s, T x,
-                                                                 const std::vector<double>& times, G& gen,
-                                                                 const std::type_identity_t<StepCallback<T>>& cb = {}) {
+  requires NoiseSource<G, T>
+SampleResult<T> euler_maruyama_sample(D&& denoiser, const S& s, T x, const std::vector<double>& times, G& gen,
+                                      const std::type_identity_t<StepCallback<T>>& cb = {}) {
   constexpr const char* where = "eps::euler_maruyama_sample";
   return detail::walk(
       where, s, times, false, std::move(x), denoiser, cb, [&](const T& xc, const GridStep& st, auto& net) {

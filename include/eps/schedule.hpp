@@ -155,7 +155,8 @@ class Custom {
   }
   /// Type erasure of any schedule.
   template <Schedule S>
-  requires(!std::same_as<S, Custom>) explicit Custom(S s)
+    requires(!std::same_as<S, Custom>)
+  explicit Custom(S s)
       : Custom([s](double t) { return s.alpha(t); }, [s](double t) { return s.sigma(t); },
                [s](double t) { return s.alpha_dot(t); }, [s](double t) { return s.sigma_dot(t); }, s.t_min(), s.t_max(),
                s.name()) {}

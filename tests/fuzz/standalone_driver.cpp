@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
     seeds.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
   if (seeds.empty()) seeds.emplace_back();
-    // Every seed once as it is, then mutants until the runs or the time are spent.
+  // Every seed once as it is, then mutants until the runs or the time are spent.
 #if defined(__SANITIZE_ADDRESS__)
   __sanitizer_set_death_callback(keep_current);
 #else

@@ -15,7 +15,7 @@ namespace eps {
 /// The composition A = A2 ∘ A1 (A1 applied first). Only apply and adjoint: derived algorithms solve with
 /// conjugate gradients.
 template <LinearOperator Op2, LinearOperator Op1>
-requires std::same_as<typename Op2::tensor_type, typename Op1::tensor_type>
+  requires std::same_as<typename Op2::tensor_type, typename Op1::tensor_type>
 class Compose {
  public:
   using tensor_type = typename Op1::tensor_type;

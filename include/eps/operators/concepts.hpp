@@ -39,19 +39,19 @@ concept LinearOperator = requires(const Op& A, const typename Op::tensor_type& x
 };
 
 template <class Op>
-concept SpectralOperator = LinearOperator<Op> &&
-    requires(const Op& A, const typename Op::tensor_type& x, const typename Op::coef_type& c) {
-  typename Op::coef_type;
-  requires Tensor<typename Op::coef_type>;
-  { A.singular_values() } -> std::same_as<real_tensor_t<typename Op::tensor_type>>;
-  { A.apply_vt(x) } -> std::same_as<typename Op::coef_type>;
-  { A.apply_v(c) } -> std::same_as<typename Op::tensor_type>;
-  { A.apply_ut(x) } -> std::same_as<typename Op::coef_type>;
-  { A.apply_u(c) } -> std::same_as<typename Op::tensor_type>;
-  {
-    A.spectral_diagonal(A.singular_values(), A.singular_values())
-    } -> std::same_as<real_tensor_t<typename Op::tensor_type>>;
-};
+concept SpectralOperator =
+    LinearOperator<Op> && requires(const Op& A, const typename Op::tensor_type& x, const typename Op::coef_type& c) {
+      typename Op::coef_type;
+      requires Tensor<typename Op::coef_type>;
+      { A.singular_values() } -> std::same_as<real_tensor_t<typename Op::tensor_type>>;
+      { A.apply_vt(x) } -> std::same_as<typename Op::coef_type>;
+      { A.apply_v(c) } -> std::same_as<typename Op::tensor_type>;
+      { A.apply_ut(x) } -> std::same_as<typename Op::coef_type>;
+      { A.apply_u(c) } -> std::same_as<typename Op::tensor_type>;
+      {
+        A.spectral_diagonal(A.singular_values(), A.singular_values())
+      } -> std::same_as<real_tensor_t<typename Op::tensor_type>>;
+    };
 
 /// diag(V diag(g) Vᴴ + g_null (I − V Vᴴ)): the diagonal of a function of AᵀA given in coefficient layout.
 template <SpectralOperator Op>

@@ -16,8 +16,8 @@ namespace {
 struct Metric {
   std::string key, header;
   int precision;
-  MeanSe Row::*with_se = nullptr;
-  double Row::*value = nullptr;
+  MeanSe Row::* with_se = nullptr;
+  double Row::* value = nullptr;
   MeanSe get(const Row& r) const { return with_se ? r.*with_se : MeanSe{r.*value, NAN}; }
 };
 

@@ -315,7 +315,12 @@ std::string rows_csv(const std::vector<Row>& rows) {
   s << std::setprecision(10);
   s << "problem,cell,method,d,dy,sigma_y,seed,sigma_max,nfe,vjp,sw2,max_sw2,mean_rmse,seconds,floor_sd\n";
   const auto num = [](double v) {
-    return std::isfinite(v) ? [&] { std::ostringstream t; t << std::setprecision(10) << v; return t.str(); }() : std::string();
+    return std::isfinite(v) ? [&] {
+      std::ostringstream t;
+      t << std::setprecision(10) << v;
+      return t.str();
+    }()
+                            : std::string();
   };
   for (const Row& r : rows)
     s << r.problem << "," << r.cell << "," << r.method << "," << r.d << "," << r.dy << "," << r.sigma_y << "," << r.seed

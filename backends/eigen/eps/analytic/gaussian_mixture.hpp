@@ -128,8 +128,8 @@ class GaussianMixture {
   /// The denoiser that EPS needs at a pivot: E[x0 | x_t, y] = D_{Σ*}(μ*) (Eigen float64 pivots with
   /// uniform levels). Where α = 0 the pivot carries only the measurement, so this is E[x0 | y].
   template <LinearOperator Op>
-  requires std::same_as<typename Op::tensor_type, Mat> Mat denoise(const Pivot<Op>& pv)
-  const {
+    requires std::same_as<typename Op::tensor_type, Mat>
+  Mat denoise(const Pivot<Op>& pv) const {
     const Mat m = condition(observation(pv)).mean();
     const Eigen::Index B = pv.x_tilde().cols();
     return m.cols() == B ? m : Mat(m.replicate(1, B));  // α = 0: one y shared by the batch
@@ -137,7 +137,7 @@ class GaussianMixture {
 
   /// The linear-Gaussian observation a pivot represents: (μ*, I, Σ*) for α > 0, (y, A, σ_y² I) for α = 0.
   template <LinearOperator Op>
-  requires std::same_as<typename Op::tensor_type, Mat>
+    requires std::same_as<typename Op::tensor_type, Mat>
   static LinearObservation observation(const Pivot<Op>& pv) {
     const double alpha = pv.levels().alpha.uniform("eps::analytic::observation");
     const Eigen::Index d = numel(Shape(pv.op().in_shape()));

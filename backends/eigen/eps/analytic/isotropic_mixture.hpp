@@ -101,9 +101,8 @@ class IsotropicMixture {
   /// real coefficients and uniform levels. Where α = 0 the pivot carries only y: E[x0 | y], which needs
   /// the dense A (taken from the operator).
   template <SpectralOperator Op>
-  requires std::same_as<typename Op::tensor_type, Mat> && std::same_as<typename Op::coef_type, Mat> Mat
-  denoise(const Pivot<Op>& pv)
-  const {
+    requires std::same_as<typename Op::tensor_type, Mat> && std::same_as<typename Op::coef_type, Mat>
+  Mat denoise(const Pivot<Op>& pv) const {
     constexpr const char* where = "eps::analytic::IsotropicMixture::denoise";
     const Op& A = pv.op();
     const Eigen::Index d = dim();

@@ -94,31 +94,26 @@ struct traits {
 
   template <class B>
   static tensor_type add(const tensor_type& a, const Mat<B>& b) {
-    return broadcast<S>(
-        a, b, [](S u, B v) { return u + v; }, "add");
+    return broadcast<S>(a, b, [](S u, B v) { return u + v; }, "add");
   }
   template <class B>
   static tensor_type sub(const tensor_type& a, const Mat<B>& b) {
-    return broadcast<S>(
-        a, b, [](S u, B v) { return u - v; }, "sub");
+    return broadcast<S>(a, b, [](S u, B v) { return u - v; }, "sub");
   }
   template <class B>
   static tensor_type mul(const tensor_type& a, const Mat<B>& b) {
-    return broadcast<S>(
-        a, b, [](S u, B v) { return u * v; }, "mul");
+    return broadcast<S>(a, b, [](S u, B v) { return u * v; }, "mul");
   }
   template <class B>
   static tensor_type div(const tensor_type& a, const Mat<B>& b) {
-    return broadcast<S>(
-        a, b, [](S u, B v) { return u / v; }, "div");
+    return broadcast<S>(a, b, [](S u, B v) { return u / v; }, "div");
   }
   static tensor_type scale(const tensor_type& x, double a) { return x * static_cast<real_scalar>(a); }
   static tensor_type axpby(double a, const tensor_type& x, double b, const tensor_type& y) {
     if (x.rows() == y.rows() && x.cols() == y.cols())
       return static_cast<real_scalar>(a) * x + static_cast<real_scalar>(b) * y;
     const auto ra = static_cast<real_scalar>(a), rb = static_cast<real_scalar>(b);
-    return broadcast<S>(
-        x, y, [ra, rb](S u, S v) { return ra * u + rb * v; }, "axpby");
+    return broadcast<S>(x, y, [ra, rb](S u, S v) { return ra * u + rb * v; }, "axpby");
   }
   static tensor_type add_scalar(const tensor_type& x, double c) {
     return (x.array() + S(static_cast<real_scalar>(c))).matrix();
@@ -152,7 +147,7 @@ struct traits {
 
 /// Real Eigen matrices: the full API (image primitives, FFT through the complex family, SVD).
 template <class S>
-requires std::is_floating_point_v<S>
+  requires std::is_floating_point_v<S>
 struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail::eigen::traits<S> {
   using base = detail::eigen::traits<S>;
   using typename base::complex_tensor;
@@ -221,7 +216,7 @@ struct backend_traits<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> : detail
 
 /// Complex Eigen matrices: the coefficient space of Fourier-diagonalised operators.
 template <class R>
-requires std::is_floating_point_v<R>
+  requires std::is_floating_point_v<R>
 struct backend_traits<Eigen::Matrix<std::complex<R>, Eigen::Dynamic, Eigen::Dynamic>>
     : detail::eigen::traits<std::complex<R>> {
   using base = detail::eigen::traits<std::complex<R>>;

@@ -115,23 +115,19 @@ struct traits {
 
   template <class B>
   static tensor_type add(const tensor_type& a, const Tens<B>& b) {
-    return broadcast<S>(
-        a, b, [](S u, B v) { return u + v; }, "add");
+    return broadcast<S>(a, b, [](S u, B v) { return u + v; }, "add");
   }
   template <class B>
   static tensor_type sub(const tensor_type& a, const Tens<B>& b) {
-    return broadcast<S>(
-        a, b, [](S u, B v) { return u - v; }, "sub");
+    return broadcast<S>(a, b, [](S u, B v) { return u - v; }, "sub");
   }
   template <class B>
   static tensor_type mul(const tensor_type& a, const Tens<B>& b) {
-    return broadcast<S>(
-        a, b, [](S u, B v) { return u * v; }, "mul");
+    return broadcast<S>(a, b, [](S u, B v) { return u * v; }, "mul");
   }
   template <class B>
   static tensor_type div(const tensor_type& a, const Tens<B>& b) {
-    return broadcast<S>(
-        a, b, [](S u, B v) { return u / v; }, "div");
+    return broadcast<S>(a, b, [](S u, B v) { return u / v; }, "div");
   }
   static tensor_type scale(const tensor_type& x, double a) {
     const auto ra = static_cast<real_scalar>(a);
@@ -139,8 +135,7 @@ struct traits {
   }
   static tensor_type axpby(double a, const tensor_type& x, double b, const tensor_type& y) {
     const auto ra = static_cast<real_scalar>(a), rb = static_cast<real_scalar>(b);
-    return broadcast<S>(
-        x, y, [ra, rb](S u, S v) { return ra * u + rb * v; }, "axpby");
+    return broadcast<S>(x, y, [ra, rb](S u, S v) { return ra * u + rb * v; }, "axpby");
   }
   static tensor_type add_scalar(const tensor_type& x, double c) {
     const S sc = S(static_cast<real_scalar>(c));
@@ -204,7 +199,7 @@ struct traits {
 
 /// Real xtensor batches: the full API (image primitives, FFT through the complex family, SVD).
 template <class S>
-requires std::is_floating_point_v<S>
+  requires std::is_floating_point_v<S>
 struct backend_traits<xt::xtensor<S, 2>> : detail::xtensor::traits<S> {
   using base = detail::xtensor::traits<S>;
   using typename base::complex_tensor;
@@ -294,7 +289,7 @@ struct backend_traits<xt::xtensor<S, 2>> : detail::xtensor::traits<S> {
 
 /// Complex xtensor batches: the coefficient space of Fourier-diagonalised operators.
 template <class R>
-requires std::is_floating_point_v<R>
+  requires std::is_floating_point_v<R>
 struct backend_traits<xt::xtensor<std::complex<R>, 2>> : detail::xtensor::traits<std::complex<R>> {
   using base = detail::xtensor::traits<std::complex<R>>;
   using typename base::tensor_type;

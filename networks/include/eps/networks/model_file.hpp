@@ -78,9 +78,7 @@ at::Tensor conditional_denoise(const ModelFile& m, const S& s, const Conditional
   UNet net = m.net;
   return model_denoise(
       m.config, s,
-      [&](const at::Tensor& xi, const at::Tensor& c) {
-        return net->forward(at::cat({xi, in.observation}, 1), c);
-      },
+      [&](const at::Tensor& xi, const at::Tensor& c) { return net->forward(at::cat({xi, in.observation}, 1), c); },
       in.image, t);
 }
 
