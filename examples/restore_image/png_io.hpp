@@ -32,7 +32,17 @@ inline void* stb_realloc(void* p, std::size_t n) { return n > kStbMaxAllocation 
 #define STBI_REALLOC(p, newsz) example::stb_realloc(p, newsz)
 #define STBI_FREE(p) std::free(p)
 #endif
+// GCC 14 flags stb's 16-bit transparency key (tc16) as maybe uninitialized where stbi__parse_png_file inlines
+// stbi__compute_transparency16; it is written whenever that function is reached (a tRNS chunk of a 16-bit image
+// sets has_trans and tc16 together). A false positive in a third-party header: silenced for that header only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <stb/stb_image.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace example {
 

@@ -12,6 +12,7 @@
 
 #include "eps/file.hpp"
 #include "eps/networks/model_file.hpp"
+#include "eps/networks/torch_compat.hpp"
 #include "eps/networks/zip_check.hpp"
 #include "eps/parametrization.hpp"
 
@@ -225,6 +226,7 @@ static_assert(kMaxTorchFileFormat == caffe2::serialize::kMaxSupportedFileFormatV
 }  // namespace
 
 Model Model::load(const std::filesystem::path& path, const at::Device& device) {
+  compat::check_convolutions();
   auto m = std::make_shared<Impl>();
   m->path = path;
   m->device = device;

@@ -9,6 +9,7 @@
 
 #include "eps/networks/preconditioning.hpp"
 #include "eps/error.hpp"
+#include "eps/networks/torch_compat.hpp"
 
 namespace eps::networks {
 namespace {
@@ -67,6 +68,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x) {
 }
 
 UNetImpl::UNetImpl(const UNetConfig& c) : config_(c) {
+  compat::check_convolutions();  // before the first convolution of the process
   EPS_CHECK(c.in_channels >= 1 && c.out_channels >= 1 && c.channels >= 8 && c.channels % 8 == 0 && c.blocks >= 1 &&
                 !c.multipliers.empty() && c.embedding >= 4 && c.embedding % 2 == 0,
             value_error,

@@ -10,7 +10,11 @@ fine-tuning, and the EPS objective of one minibatch for your own training loop.
 import torch
 
 from ._eps import *  # noqa: F401,F403
-from ._eps import EdmPreconditioning, eps_input, noise_levels, palette_input
+from ._eps import EdmPreconditioning, check_convolutions, eps_input, noise_levels, palette_input
+
+# Before any convolution of yours: torch's oneDNN convolutions checked against its own reference once (Debian 13's
+# torch 2.6 gets some wrong on AVX-512 CPUs); if wrong, oneDNN is turned off and the report printed (EPS_ONEDNN).
+check_convolutions()
 
 __all__ = [name for name in dir() if not name.startswith("_")]
 

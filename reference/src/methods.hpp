@@ -21,6 +21,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -353,8 +354,9 @@ inline const std::vector<Spec>& table() {
   return t;
 }
 
-/// The spec named `name`; value_error listing the names otherwise (`flag` names the option it came from).
-inline const Spec& find(const std::string& name, const std::string& flag = "--methods") {
+/// The spec named `name`; value_error listing the names otherwise (`flag` names the option it came from). Views,
+/// not references: the result lives in the table, whatever the arguments' lifetimes.
+inline const Spec& find(std::string_view name, std::string_view flag = "--methods") {
   for (const Spec& s : table())
     if (s.name == name) return s;
   std::ostringstream os;

@@ -8,11 +8,13 @@
 
 #include "eps/error.hpp"
 #include "eps/networks/archive.hpp"
+#include "eps/networks/torch_compat.hpp"
 
 namespace eps::training {
 namespace F = torch::nn::functional;
 
 ClassifierImpl::ClassifierImpl() {
+  networks::compat::check_convolutions();
   using torch::nn::Conv2dOptions;
   conv1 = register_module("conv1", torch::nn::Conv2d(Conv2dOptions(1, 32, 3).padding(1)));
   conv2 = register_module("conv2", torch::nn::Conv2d(Conv2dOptions(32, 64, 3).padding(1)));

@@ -28,6 +28,7 @@
 #include "eps/training/distributed.hpp"
 #include "eps/training/checkpoint.hpp"
 #include "eps/training/edm.hpp"
+#include "eps/networks/torch_compat.hpp"
 #include "eps/network_input.hpp"
 #include "eps/tasks.hpp"
 #include "image_common.hpp"
@@ -321,29 +322,20 @@ Batch make_batch(const TrainOptions& o, const S& schedule, const at::Tensor& x0,
 /// cleared at the end, so that the next step casts the updated weights.
 class AutocastGuard {
  public:
-  AutocastGuard(const at::Device& device, bool on) : cpu_(device.is_cpu()), on_(on) {
-    if (!on_) return;
-    if (cpu_) {
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    } else {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    }
+  AutocastGuard(const at::Device& device, bool on) : device_(device), on_(on) {
+    if (on_) networks::compat::set_autocast(device_, at::kBFloat16, true);
   }
   ~AutocastGuard() {
     if (!on_) return;
-    if (cpu_)
-      at::autocast::set_cpu_enabled(false);
-    else
-      at::autocast::set_enabled(false);
+    networks::compat::set_autocast(device_, at::kBFloat16, false);
     at::autocast::clear_cache();
   }
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
  private:
-  bool cpu_, on_;
+  at::Device device_;
+  bool on_;
 };
 
 /// The per-sample loss of rows [lo, hi) of a batch.

@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eps/analytic/gaussian_mixture.hpp"
@@ -122,10 +123,15 @@ inline json parse_text(const std::string& text, const std::string& path) {
     std::string p;
     for (std::size_t i = 0; i < stack.size(); ++i) {
       const Frame& f = stack[i];
-      if (f.array)
-        p += "[" + std::to_string(f.index + (i + 1 == stack.size() ? 1 : 0)) + "]";
-      else if (!f.key.empty())
-        p += (p.empty() ? "" : ".") + f.key;
+      // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive: its bug 105651) on "[" + string&&.
+      if (f.array) {
+        p += '[';
+        p += std::to_string(f.index + (i + 1 == stack.size() ? 1 : 0));
+        p += ']';
+      } else if (!f.key.empty()) {
+        if (!p.empty()) p += '.';
+        p += f.key;
+      }
     }
     return p.empty() ? std::string("(top level)") : p;
   };
@@ -162,10 +168,13 @@ inline json parse_text(const std::string& text, const std::string& path) {
   }
 }
 
-inline const json& member(const json& j, const std::string& key, const std::string& where) {
-  if (!j.is_object()) bad(where, "expected an object");
-  const auto it = j.find(key);
-  if (it == j.end()) bad(where.empty() ? key : where + "." + key, "missing");
+/// j[key], or a named error. `key` and `where` are views (not references), so that callers may bind the result,
+/// which lives in `j`, to a reference while passing temporaries for them.
+inline const json& member(const json& j, std::string_view key, std::string_view where) {
+  const std::string k(key), w(where);
+  if (!j.is_object()) bad(w, "expected an object");
+  const auto it = j.find(k);
+  if (it == j.end()) bad(w.empty() ? k : w + "." + k, "missing");
   return *it;
 }
 

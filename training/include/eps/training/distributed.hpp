@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "eps/error.hpp"
+#include "eps/networks/torch_compat.hpp"
 
 #if __has_include(<torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>) && __has_include(<gloo/rendezvous/store.h>)
 #define EPS_HAVE_GLOO 1
@@ -209,7 +210,7 @@ class DataParallel {
     }
   }
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  c10::intrusive_ptr<networks::compat::CollectiveBackend> group_;
 #endif
   DistributedEnv env_;
   std::chrono::milliseconds timeout_;
