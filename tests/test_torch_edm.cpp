@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: MIT
 // EDM training on LibTorch (eps/networks/preconditioning.hpp, eps/training/edm.hpp, docs/training.md): the
 // preconditioning against EDM's Table 1 written out per sample and against the exact denoiser of Gaussian data; the
-// loss's two forms; EDM's unit-variance target; log-normal levels on every schedule; the moving average in closed form.
+// loss's two forms; EDM's unit-variance target; log-normal levels on every schedule; the moving average in closed form;
+// Adam's state read back by position (eps/networks/torch_compat.hpp).
 // Every available device.
 #include "torch_common.hpp"  // first: see there
 #include "eps/training/edm.hpp"
 
 #include <torch/nn/modules/linear.h>
+#include <torch/optim/adam.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <sstream>
+
+#include "eps/networks/torch_compat.hpp"
 
 using namespace eps;
 using namespace eps::libtorch;
@@ -180,4 +188,62 @@ TEST_CASE("edm: the moving average is beta^n (theta0 - theta) + theta for consta
   CHECK_THROWS_WITH_AS(ema.update(*wrong, beta), doctest::Contains("'weight' [2,4]"), shape_error);
   CHECK_THROWS_AS(ema.update(*net, 1.5), value_error);
   CHECK_THROWS_AS(Ema::decay_for_half_life(0, 1), value_error);
+}
+
+TEST_CASE("compat: load_adam restores Adam's state by position, as the optimizer had it") {
+  // Two stepped optimizers' archives (LibTorch's own format, keyed by TensorImpl address), read back into an
+  // optimizer over other tensors (other addresses): every moment and step count must equal the original's, and one
+  // more step from the same gradients must give the same weights. Across LibTorch 1.13 and 2.x the keys' format
+  // differs (tests/torch_files/resume.sh covers that on the committed checkpoints).
+  torch::manual_seed(3);
+  torch::nn::Linear a(4, 3), b(3, 2);
+  std::vector<at::Tensor> params = a->parameters();
+  for (const auto& p : b->parameters()) params.push_back(p);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(1e-2));
+  const at::Tensor x = at::randn({5, 4});
+  const auto step = [&](torch::optim::Adam& o, torch::nn::Linear& l1, torch::nn::Linear& l2) {
+    o.zero_grad();
+    l2(at::tanh(l1(x))).square().sum().backward();
+    o.step();
+  };
+  step(opt, a, b);
+  step(opt, a, b);
+  torch::serialize::OutputArchive out;
+  opt.save(out);
+  std::ostringstream bytes;
+  out.save_to(bytes);
+
+  torch::nn::Linear a2(4, 3), b2(3, 2);
+  {
+    at::NoGradGuard ng;
+    for (std::size_t i = 0; i < a->parameters().size(); ++i) a2->parameters()[i].copy_(a->parameters()[i]);
+    for (std::size_t i = 0; i < b->parameters().size(); ++i) b2->parameters()[i].copy_(b->parameters()[i]);
+  }
+  std::vector<at::Tensor> params2 = a2->parameters();
+  for (const auto& p : b2->parameters()) params2.push_back(p);
+  torch::optim::Adam opt2(params2, torch::optim::AdamOptions(1e-2));
+  torch::serialize::InputArchive in;
+  std::istringstream is(bytes.str());
+  in.load_from(is);
+  eps::networks::compat::load_adam(opt2, in);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const auto& s1 = static_cast<const torch::optim::AdamParamState&>(
+        *opt.state().at(eps::networks::compat::optimizer_state_key(params[i])));
+    const auto& s2 = static_cast<const torch::optim::AdamParamState&>(
+        *opt2.state().at(eps::networks::compat::optimizer_state_key(params2[i])));
+    CHECK(s1.step() == 2);
+    CHECK(s2.step() == s1.step());
+    CHECK(at::equal(s1.exp_avg(), s2.exp_avg()));
+    CHECK(at::equal(s1.exp_avg_sq(), s2.exp_avg_sq()));
+  }
+  step(opt, a, b);
+  step(opt2, a2, b2);
+  for (std::size_t i = 0; i < params.size(); ++i) CHECK(at::equal(params[i], params2[i]));
+
+  // An archive of another network (one parameter fewer) is a named error, not a silent mismatch.
+  torch::optim::Adam opt3(a2->parameters(), torch::optim::AdamOptions(1e-2));
+  std::istringstream is2(bytes.str());
+  torch::serialize::InputArchive in2;
+  in2.load_from(is2);
+  CHECK_THROWS_WITH_AS(eps::networks::compat::load_adam(opt3, in2), doctest::Contains("parameter"), eps::io_error);
 }

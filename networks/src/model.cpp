@@ -205,21 +205,20 @@ static_assert(kMaxTorchFileFormat == caffe2::serialize::kMaxSupportedFileFormatV
 
 /// What LibTorch's error on loading a module means for the user.
 [[noreturn]] void torchscript_error(const std::filesystem::path& path, const std::string& what) {
+  const std::string v = compat::torch_version;
   std::string advice;
   if (what.find("version") != std::string::npos && what.find("support") != std::string::npos)
-    advice =
-        "it was saved by a PyTorch newer than LibTorch 1.13 reads: save it again with torch 1.13 (Debian's "
-        "python3-torch: /usr/bin/python3 -c 'import torch; m = torch.jit.load(\"old.pt\"); torch.jit.save(m, "
-        "\"new.pt\")' does not help across versions; export from the Python code with torch 1.13)";
+    advice = "it was saved by a PyTorch newer than this LibTorch (" + v +
+             ") reads: export it from the Python code with a torch no newer than " + v +
+             " (Debian's python3-torch of the same release; loading and saving the file again with the newer torch "
+             "does not help)";
   else if (what.find("Unknown builtin op") != std::string::npos || what.find("Unknown type") != std::string::npos ||
            what.find("schema") != std::string::npos)
-    advice =
-        "it uses an operator or type LibTorch 1.13 does not know: export it with torch 1.13, or trace a module "
-        "that avoids it";
+    advice = "it uses an operator or type this LibTorch (" + v + ") does not know: export it with torch " + v +
+             ", or trace a module that avoids it";
   else
-    advice =
-        "it is not a TorchScript module LibTorch 1.13 can read (torch.jit.trace or torch.jit.script, then "
-        "torch.jit.save)";
+    advice = "it is not a TorchScript module this LibTorch (" + v +
+             ") can read (torch.jit.trace or torch.jit.script, then torch.jit.save)";
   detail::raise<io_error>("'", path.string(), "': ", advice, " (LibTorch: ", what.substr(0, 400), ")");
 }
 

@@ -2,6 +2,8 @@
 #include "eps/networks/torch_compat.hpp"
 
 #include <ATen/Parallel.h>
+#include <torch/optim/adam.h>
+#include <torch/serialize/input-archive.h>
 
 #include <algorithm>
 #include <array>
@@ -92,6 +94,55 @@ ConvolutionCheck run_check() {
 }
 
 }  // namespace
+
+void load_adam(torch::optim::Adam& opt, torch::serialize::InputArchive& archive) {
+  const auto bad = [](const std::string& what) {
+    detail::raise<io_error>("the optimizer state in this checkpoint is unusable: ", what);
+  };
+  torch::serialize::InputArchive states, groups;
+  if (!archive.try_read("state", states) || !archive.try_read("param_groups", groups))
+    bad("no 'state' or 'param_groups' (not an archive of torch::optim::Adam)");
+  at::Tensor n;
+  if (!groups.try_read("param_groups/size", n) || n.numel() != 1 ||
+      n.item<std::int64_t>() != static_cast<std::int64_t>(opt.param_groups().size()))
+    bad("it has another number of parameter groups than the network");
+  for (std::size_t g = 0; g < opt.param_groups().size(); ++g) {
+    torch::serialize::InputArchive group;
+    groups.read("param_groups/" + std::to_string(g), group);
+    const std::vector<at::Tensor>& params = opt.param_groups()[g].params();
+    at::Tensor size;
+    if (!group.try_read("params/size", size) || size.numel() != 1 ||
+        size.item<std::int64_t>() != static_cast<std::int64_t>(params.size()))
+      bad("parameter group " + std::to_string(g) + " has another number of parameters than the network");
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      c10::IValue key;
+      group.read("params/" + std::to_string(i), key);
+      torch::serialize::InputArchive st;
+      if (!key.isString() || !states.try_read(key.toStringRef(), st)) continue;  // never stepped: no state
+      auto s = std::make_unique<torch::optim::AdamParamState>();
+      c10::IValue v;
+      if (!st.try_read("step", v) || !v.isInt()) bad("parameter " + std::to_string(i) + " has no step count");
+      s->step(v.toInt());
+      for (const char* moment : {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}) {
+        if (!st.try_read(moment, v)) {
+          if (std::string(moment) == "max_exp_avg_sq") continue;  // written only with amsgrad
+          bad("parameter " + std::to_string(i) + " has no " + moment);
+        }
+        if (!v.isTensor() || !v.toTensor().sizes().equals(params[i].sizes()))
+          bad("the " + std::string(moment) + " of parameter " + std::to_string(i) + " is not of its shape " +
+              c10::str(params[i].sizes()));
+        const at::Tensor t = v.toTensor().to(params[i].device(), params[i].scalar_type());
+        if (std::string(moment) == "exp_avg")
+          s->exp_avg(t);
+        else if (std::string(moment) == "exp_avg_sq")
+          s->exp_avg_sq(t);
+        else
+          s->max_exp_avg_sq(t);
+      }
+      opt.state()[optimizer_state_key(params[i])] = std::move(s);
+    }
+  }
+}
 
 const ConvolutionCheck& check_convolutions() {
   static const ConvolutionCheck c = run_check();

@@ -406,9 +406,9 @@ std::optional<std::string> zip_problem(const std::string& b, bool declarative_co
     n = n * 10 + static_cast<std::uint64_t>((*v)[i] - '0');
   if (!digits) return "corrupt file (its file format version is not a number)";
   if (n > kMaxTorchFileFormat)
-    return "it was saved by a PyTorch newer than LibTorch 1.13 reads (file format version " +
-           (n > 1000 ? std::string("over 1000") : std::to_string(n)) + ", LibTorch 1.13 reads up to " +
-           std::to_string(kMaxTorchFileFormat) + "): export it with torch 1.13";
+    return "it was saved by a PyTorch newer than this LibTorch reads (file format version " +
+           (n > 1000 ? std::string("over 1000") : std::to_string(n)) + "; LibTorch 1.13 and 2.6 read up to " +
+           std::to_string(kMaxTorchFileFormat) + "): export it with the torch of your LibTorch";
   if (n < 1) return "corrupt file (file format version 0)";
   return std::nullopt;
 }

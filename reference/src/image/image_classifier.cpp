@@ -16,6 +16,7 @@
 
 #include "commands.hpp"
 #include "eps/backends/torch.hpp"
+#include "eps/networks/torch_compat.hpp"
 #include "eps/training/checkpoint.hpp"
 #include "eps/training/classifier.hpp"
 #include "image_common.hpp"
@@ -91,7 +92,7 @@ int train_classifier(const ClassifierOptions& o) {
                                 ar.read("model", m);
                                 net->load(m);
                                 ar.read("optimizer", a);
-                                opt.load(a);
+                                networks::compat::load_adam(opt, a);
                                 at::Tensor st;
                                 ar.read("rng_cpu", st);
                                 gen.on(at::kCPU).set_state(st.to(at::kCPU));

@@ -212,7 +212,7 @@ void load_checkpoint(const fs::path& path, Run& r, const json& config, const std
         for (std::size_t i = 0; i < averaged.size(); ++i) ema.read("t" + std::to_string(i), averaged[i]);
         r.ema->assign(averaged);
         ar.read("optimizer", opt);
-        r.opt->load(opt);
+        networks::compat::load_adam(*r.opt, opt);  // by position: the keys differ between LibTorch 1.13 and 2.x
         at::Tensor s;
         ar.read("rng_cpu", s);
         r.gen.on(at::kCPU).set_state(s.to(at::kCPU));

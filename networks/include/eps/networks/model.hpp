@@ -6,7 +6,7 @@
 /// the library. Two sources:
 ///  - the eps.model files of `eps image train` (the U-Net; EDM preconditioning or velocity output);
 ///  - TorchScript modules from outside (`torch.jit.trace` / `torch.jit.script`, saved by a PyTorch that
-///    LibTorch 1.13 reads), with a declared contract: a JSON file beside the module (`model.pt.json`), or a
+///    this LibTorch reads), with a declared contract: a JSON file beside the module (`model.pt.json`), or a
 ///    string attribute `eps_contract` of the module. The contract says what the module predicts (x0, ε,
 ///    v = α ε − σ x0, or the flow velocity α' x0 + σ' ε), on which schedule (any named schedule of the library
 ///    with its parameters, or a table of ᾱ), what its time argument is (t, σ, σ/α, EDM's c_noise = ¼ ln σ/α,
@@ -78,7 +78,7 @@ Contract parse_contract(const nlohmann::json& j, const std::string& where);
 class Model {
  public:
   /// Reads an eps.model file or a TorchScript module with its contract. io_error for a missing, damaged or
-  /// foreign file, one LibTorch 1.13 cannot read (a newer file format, an unknown operator: said so, with what
+  /// foreign file, one this LibTorch cannot read (a newer file format, an unknown operator: said so, with what
   /// to do), or a module without a contract; value_error for a bad contract; and, for TorchScript, a probe
   /// call on zeros of the declared shape must return that shape and finite values.
   static Model load(const std::filesystem::path& path, const at::Device& device);

@@ -24,13 +24,13 @@ namespace eps::networks {
 /// asked for 3.6 GB; tests/fuzz/regressions/part). Bounds-checked on any input.
 /// What LibTorch's reader refuses after reading the zip directory — no entries, a first entry outside a folder, a
 /// missing or unreadable `<folder>/version` (or `.data/version`), a version outside [1, kMaxTorchFileFormat]
-/// ("saved by a PyTorch newer than LibTorch 1.13 reads"), a version entry miniz refuses to extract (encrypted or
+/// ("saved by a PyTorch newer than this LibTorch reads"), a version entry miniz refuses to extract (encrypted or
 /// patch data), a name with a NUL byte (LibTorch's lookups go by C string) or two names equal but for case
 /// (miniz's lookups ignore case, as this check does) — is named here too: LibTorch leaks its zip state when it
 /// throws there (tests/fuzz/regressions/part).
 std::optional<std::string> zip_problem(const std::string& bytes, bool declarative_code = false);
 
-/// The newest file format LibTorch 1.13 reads (caffe2::serialize::kMaxSupportedFileFormatVersion; model.cpp
+/// The newest file format LibTorch 1.13 and 2.6 read (caffe2::serialize::kMaxSupportedFileFormatVersion; model.cpp
 /// checks that the two agree).
 inline constexpr std::uint64_t kMaxTorchFileFormat = 10;
 

@@ -89,6 +89,7 @@ class DataParallel {
       so.isServer = env.rank == 0;
       so.numWorkers = static_cast<std::size_t>(env.world_size);
       so.timeout = timeout;
+      networks::compat::use_classic_tcp_store(so);
       store_ = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
       if (backend == "gloo") {
         auto o = c10d::ProcessGroupGloo::Options::create(timeout);
